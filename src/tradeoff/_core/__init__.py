@@ -1,0 +1,11 @@
+"""Shared C-level pieces, cimported by every area.
+
+- ``hashing.pxd``: 64-bit integer mixers (inline).
+- ``table.pxd`` / ``table.pyx``: an int64 -> int64 open-addressing hash table with
+  linear probing and backward-shift deletion.
+- ``dlist.pxd`` / ``dlist.pyx``: doubly linked lists over int32 index arrays, with
+  sentinel nodes, for O(1) recency, FIFO and frequency orders.
+
+Nothing here has a Python API of its own; ``tradeoff._core.table`` exposes a
+small ``Int64Table`` wrapper used by the tests to check the table against a dict.
+"""

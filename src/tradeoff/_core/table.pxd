@@ -1,0 +1,92 @@
+# An int64 -> int64 hash map with open addressing (linear probing) and
+# backward-shift deletion (no tombstones), for keys that are any int64 and values
+# that are >= 0 (slots, row ids, offsets, counts). A bucket whose value is < 0 is
+# empty. The bucket count is a power of two and the load factor stays <= 1/2.
+#
+# Contract: i64t_init before use, i64t_free once; i64t_get / i64t_pop never fail;
+# i64t_put fails only when growing runs out of memory (then -1, MemoryError set).
+from libc.stdint cimport int64_t, uint64_t
+from tradeoff._core.hashing cimport hash_i64
+
+
+ctypedef struct I64Entry:
+    int64_t key
+    int64_t value               # < 0: the bucket is empty
+
+
+ctypedef struct I64Table:
+    I64Entry* buckets
+    uint64_t mask               # number of buckets - 1
+    Py_ssize_t size             # entries stored
+    Py_ssize_t limit            # grow when size reaches this (half the buckets)
+
+
+cdef int i64t_init(I64Table* t, Py_ssize_t expected) except -1 nogil
+cdef void i64t_free(I64Table* t) noexcept nogil
+cdef void i64t_clear(I64Table* t) noexcept nogil
+cdef int i64t_grow(I64Table* t) except -1 nogil
+cdef Py_ssize_t i64t_nbytes(const I64Table* t) noexcept nogil
+
+
+cdef inline int64_t i64t_get(const I64Table* t, int64_t key) noexcept nogil:
+    """The value stored for key, or -1."""
+    cdef uint64_t i = hash_i64(key) & t.mask
+    cdef I64Entry* b = t.buckets
+    while b[i].value >= 0:
+        if b[i].key == key:
+            return b[i].value
+        i = (i + 1) & t.mask
+    return -1
+
+
+cdef inline int i64t_put(I64Table* t, int64_t key, int64_t value) except -1 nogil:
+    """Insert or overwrite key -> value (value must be >= 0)."""
+    cdef uint64_t i
+    cdef I64Entry* b
+    if t.size >= t.limit:
+        i64t_grow(t)
+    b = t.buckets
+    i = hash_i64(key) & t.mask
+    while b[i].value >= 0:
+        if b[i].key == key:
+            b[i].value = value
+            return 0
+        i = (i + 1) & t.mask
+    b[i].key = key
+    b[i].value = value
+    t.size += 1
+    return 0
+
+
+cdef inline int64_t i64t_pop(I64Table* t, int64_t key) noexcept nogil:
+    """Remove key; return its value, or -1 if it was absent.
+
+    Backward-shift deletion (Knuth, TAOCP vol. 3, 6.4 Algorithm R): each entry
+    after the hole that may legally sit in it moves back, so probe runs stay
+    unbroken and no tombstones accumulate under churn."""
+    cdef uint64_t mask = t.mask
+    cdef I64Entry* b = t.buckets
+    cdef uint64_t i = hash_i64(key) & mask
+    cdef uint64_t j, home
+    cdef int64_t value
+    while True:
+        if b[i].value < 0:
+            return -1
+        if b[i].key == key:
+            break
+        i = (i + 1) & mask
+    value = b[i].value
+    j = i
+    while True:
+        j = (j + 1) & mask
+        if b[j].value < 0:
+            break
+        home = hash_i64(b[j].key) & mask
+        # the entry at j may move to the hole i when i lies on its probe path,
+        # i.e. when i is no further from j than its home bucket is
+        if ((j - home) & mask) >= ((j - i) & mask):
+            b[i] = b[j]
+            i = j
+    b[i].value = -1
+    t.size -= 1
+    return value

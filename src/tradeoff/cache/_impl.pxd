@@ -1,0 +1,85 @@
+# The cache area's typed core: eviction orders over array-backed lists, the
+# mapping classes built on them, and the nogil trace replay kernel.
+from libc.stdint cimport int32_t, int64_t
+
+from tradeoff._core.dlist cimport DList
+from tradeoff._core.table cimport I64Table
+
+
+cdef enum:
+    POL_LRU = 0
+    POL_FIFO = 1
+    POL_LFU = 2
+
+
+# An eviction order over slots 1..cap. Node 0 of ``lst`` is the sentinel: the
+# list runs from the next victim (head) to the safest item (tail). LFU keeps the
+# list sorted by (count, last use) and marks each run of equal counts as a bucket.
+ctypedef struct Order:
+    int kind                    # POL_LRU, POL_FIFO or POL_LFU
+    Py_ssize_t cap              # slots allocated: valid slots are 1..cap
+    DList lst
+    int32_t* bucket_of          # LFU, per slot: the bucket (run of equal counts) it is in
+    int64_t* bcount             # LFU, per bucket: the use count shared by its items
+    int32_t* bhead              # LFU, per bucket: its least recent item
+    int32_t* btail              # LFU, per bucket: its most recent item; free buckets: next free
+    int32_t bfree               # LFU: first free bucket, -1 when none
+
+
+cdef int order_init(Order* o, int kind, Py_ssize_t cap) except -1 nogil
+cdef int order_reserve(Order* o, Py_ssize_t cap) except -1 nogil
+cdef void order_free(Order* o) noexcept nogil
+cdef void order_clear(Order* o) noexcept nogil
+cdef Py_ssize_t order_nbytes(const Order* o) noexcept nogil
+
+
+cdef class _Cache:
+    cdef Order order
+    cdef dict index             # key -> slot (a Python int)
+    cdef list keys              # slot -> key (slot 0 unused)
+    cdef list values            # slot -> value (slot 0 unused)
+    cdef Py_ssize_t _maxsize
+    cdef Py_ssize_t size        # items stored
+    cdef Py_ssize_t fresh       # lowest slot never used yet
+    cdef int32_t free_head      # freed slots, chained through order.lst.next; 0 = none
+    cdef bint timed             # a TTL cache: purge expired items first in every operation
+    cdef readonly unsigned long long hits
+    cdef readonly unsigned long long misses
+
+    cdef int _setup(self, int kind, object maxsize) except -1
+    cdef Py_ssize_t _find(self, object key) except -2
+    cdef int _purge(self) except -1
+    cdef int _on_store(self, Py_ssize_t slot, bint new) except -1
+    cdef int _on_drop(self, Py_ssize_t slot) except -1
+    cdef int _grow(self) except -1
+    cdef int _remove(self, Py_ssize_t slot) except -1
+    cdef object _store(self, object key, object value)
+
+
+cdef class _LRU(_Cache):
+    pass
+
+
+cdef class _FIFO(_Cache):
+    pass
+
+
+cdef class _LFU(_Cache):
+    pass
+
+
+cdef class _TTL(_Cache):
+    cdef DList exp              # expiry order (sentinel 0): set or overwrite time, oldest first
+    cdef double* expires        # slot -> time at which it expires
+    cdef double _ttl
+    cdef object _timer
+    cdef double now             # the timer's reading for the current operation
+
+
+cdef class ReplayResult:
+    cdef readonly str policy
+    cdef readonly Py_ssize_t capacity
+    cdef readonly Py_ssize_t requests
+    cdef readonly Py_ssize_t hits
+    cdef readonly Py_ssize_t misses
+    cdef readonly Py_ssize_t memory_bytes

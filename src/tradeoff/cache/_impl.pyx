@@ -1,0 +1,693 @@
+"""Cache eviction orders, the mapping classes and the nogil replay kernel.
+
+The orders work on slots (small integers) so that the same code serves two
+indexes: a Python dict (any hashable key -> slot) in the mapping classes, and
+the shared int64 hash table in :func:`replay`.
+
+LFU is the O(1) scheme of Shah, Mitra and Matani, "An O(1) algorithm for
+implementing the LFU cache eviction scheme" (2010), laid out over one linked
+list kept sorted by (count, last use): each run of equal counts is a bucket with
+a head and a tail, and the bucket of count c+1, if any, starts right after the
+tail of the bucket of count c.
+"""
+cimport cython
+from cpython.mem cimport PyMem_RawRealloc, PyMem_RawFree
+from cpython.ref cimport PyObject
+from libc.stdint cimport int32_t, int64_t
+
+import numpy as np
+
+from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_after, dl_insert_before,
+                                   dl_move_before, dl_nbytes, dl_resize, dl_ring, dl_unlink)
+from tradeoff._core.table cimport (I64Table, i64t_free, i64t_get, i64t_init, i64t_nbytes,
+                                   i64t_pop, i64t_put)
+
+cdef extern from "Python.h":
+    PyObject* PyDict_GetItemWithError(object d, object key) except? NULL
+
+cdef object _MISSING = object()
+
+# the largest maxsize: slots and LFU buckets are int32 indexes
+MAX_SIZE = (1 << 30)
+
+
+# ---------------------------------------------------------------- orders
+
+cdef int _realloc(void** p, size_t n) except -1 nogil:
+    cdef void* q = PyMem_RawRealloc(p[0], n if n > 0 else 1)
+    if q == NULL:
+        with gil:
+            raise MemoryError(f"cannot allocate {n} bytes for a cache")
+    p[0] = q
+    return 0
+
+
+cdef int order_init(Order* o, int kind, Py_ssize_t cap) except -1 nogil:
+    o.kind = kind
+    o.cap = 0
+    o.lst.prev = NULL
+    o.lst.next = NULL
+    o.lst.n = 0
+    o.bucket_of = NULL
+    o.bcount = NULL
+    o.bhead = NULL
+    o.btail = NULL
+    o.bfree = -1
+    order_reserve(o, cap)
+    dl_ring(&o.lst, 0)
+    return 0
+
+
+cdef int order_reserve(Order* o, Py_ssize_t cap) except -1 nogil:
+    """Make room for slots 1..cap (never shrinks)."""
+    cdef Py_ssize_t b
+    if cap <= o.cap and o.lst.n > 0:
+        return 0
+    dl_resize(&o.lst, cap + 1)
+    if o.kind == POL_LFU:
+        _realloc(<void**>&o.bucket_of, (cap + 1) * sizeof(int32_t))
+        _realloc(<void**>&o.bcount, (cap + 1) * sizeof(int64_t))
+        _realloc(<void**>&o.bhead, (cap + 1) * sizeof(int32_t))
+        _realloc(<void**>&o.btail, (cap + 1) * sizeof(int32_t))
+        # buckets o.cap+1 .. cap are new: push them on the free chain
+        b = cap
+        while b > o.cap:
+            o.btail[b] = o.bfree
+            o.bfree = <int32_t>b
+            b -= 1
+        if o.cap == 0:
+            o.btail[0] = o.bfree
+            o.bfree = 0
+    o.cap = cap
+    return 0
+
+
+cdef void order_free(Order* o) noexcept nogil:
+    dl_free(&o.lst)
+    PyMem_RawFree(o.bucket_of)
+    PyMem_RawFree(o.bcount)
+    PyMem_RawFree(o.bhead)
+    PyMem_RawFree(o.btail)
+    o.bucket_of = o.bhead = o.btail = NULL
+    o.bcount = NULL
+    o.cap = 0
+
+
+cdef void order_clear(Order* o) noexcept nogil:
+    cdef Py_ssize_t b
+    dl_ring(&o.lst, 0)
+    if o.kind == POL_LFU:
+        o.bfree = -1
+        b = o.cap
+        while b >= 0:
+            o.btail[b] = o.bfree
+            o.bfree = <int32_t>b
+            b -= 1
+
+
+cdef Py_ssize_t order_nbytes(const Order* o) noexcept nogil:
+    cdef Py_ssize_t n = dl_nbytes(&o.lst)
+    if o.kind == POL_LFU:
+        n += (o.cap + 1) * <Py_ssize_t>(3 * sizeof(int32_t) + sizeof(int64_t))
+    return n
+
+
+cdef inline void _lfu_new_bucket(Order* o, int64_t count, int32_t x) noexcept nogil:
+    cdef int32_t b = o.bfree
+    o.bfree = o.btail[b]
+    o.bcount[b] = count
+    o.bhead[b] = x
+    o.btail[b] = x
+    o.bucket_of[x] = b
+
+
+cdef inline void _lfu_detach(Order* o, int32_t x) noexcept nogil:
+    """Take x out of its bucket's bounds (not out of the list); free an emptied bucket."""
+    cdef int32_t b = o.bucket_of[x]
+    if o.bhead[b] == x:
+        if o.btail[b] == x:
+            o.btail[b] = o.bfree
+            o.bfree = b
+        else:
+            o.bhead[b] = o.lst.next[x]
+    elif o.btail[b] == x:
+        o.btail[b] = o.lst.prev[x]
+
+
+cdef inline void _lfu_insert(Order* o, int32_t x) noexcept nogil:
+    cdef int32_t first = o.lst.next[0]
+    cdef int32_t b
+    if first != 0:
+        b = o.bucket_of[first]
+        if o.bcount[b] == 1:
+            dl_insert_after(&o.lst, o.btail[b], x)
+            o.btail[b] = x
+            o.bucket_of[x] = b
+            return
+    dl_insert_after(&o.lst, 0, x)
+    _lfu_new_bucket(o, 1, x)
+
+
+cdef inline void _lfu_touch(Order* o, int32_t x) noexcept nogil:
+    cdef int32_t b = o.bucket_of[x]
+    cdef int64_t c = o.bcount[b]
+    cdef int32_t t = o.btail[b]
+    cdef int32_t after = o.lst.next[t]
+    cdef int32_t nb = o.bucket_of[after] if after != 0 else -1
+    if nb >= 0 and o.bcount[nb] == c + 1:
+        # join the next bucket as its most recent item
+        _lfu_detach(o, x)
+        dl_unlink(&o.lst, x)
+        dl_insert_after(&o.lst, o.btail[nb], x)
+        o.btail[nb] = x
+        o.bucket_of[x] = nb
+    elif o.bhead[b] == x and t == x:
+        # alone in its bucket and no bucket c+1: count up in place
+        o.bcount[b] = c + 1
+    else:
+        # a new bucket c+1 right after this one's run
+        _lfu_detach(o, x)
+        if x != t:
+            dl_unlink(&o.lst, x)
+            dl_insert_after(&o.lst, t, x)
+        _lfu_new_bucket(o, c + 1, x)
+
+
+cdef inline void order_insert(Order* o, int32_t x) noexcept nogil:
+    """x becomes the newest item (LFU: count 1)."""
+    if o.kind == POL_LFU:
+        _lfu_insert(o, x)
+    else:
+        dl_insert_before(&o.lst, 0, x)
+
+
+cdef inline void order_touch(Order* o, int32_t x) noexcept nogil:
+    """x was used: a hit or an overwrite."""
+    if o.kind == POL_LRU:
+        dl_move_before(&o.lst, 0, x)
+    elif o.kind == POL_LFU:
+        _lfu_touch(o, x)
+
+
+cdef inline void order_remove(Order* o, int32_t x) noexcept nogil:
+    if o.kind == POL_LFU:
+        _lfu_detach(o, x)
+    dl_unlink(&o.lst, x)
+
+
+cdef inline int32_t order_victim(const Order* o) noexcept nogil:
+    """The next item to evict, 0 when empty."""
+    return o.lst.next[0]
+
+
+cdef list _order_slots(const Order* o):
+    cdef list out = []
+    cdef int32_t x = o.lst.next[0]
+    while x != 0:
+        out.append(x)
+        x = o.lst.next[x]
+    return out
+
+
+cdef int _order_check(const Order* o, Py_ssize_t size) except -1:
+    """Links are mutual, the list holds ``size`` slots, LFU runs are sorted buckets."""
+    cdef int32_t x = 0, nxt
+    cdef Py_ssize_t n = 0
+    cdef int32_t b, prev_b = -1
+    cdef int64_t prev_count = 0
+    while True:
+        nxt = o.lst.next[x]
+        assert 0 <= nxt <= o.cap, f"link out of range: {x} -> {nxt}"
+        assert o.lst.prev[nxt] == x, f"broken back link at {nxt}"
+        x = nxt
+        if x == 0:
+            break
+        n += 1
+        assert n <= size, "list longer than the cache"
+        if o.kind == POL_LFU:
+            b = o.bucket_of[x]
+            if b != prev_b:
+                assert o.bhead[b] == x, f"bucket {b} does not start at {x}"
+                if prev_b >= 0:
+                    assert o.btail[prev_b] == o.lst.prev[x], f"bucket {prev_b} does not end before {x}"
+                    assert o.bcount[b] > prev_count, "LFU buckets out of order"
+                assert o.bcount[b] >= 1
+                prev_b = b
+                prev_count = o.bcount[b]
+    assert n == size, f"list holds {n} items, cache says {size}"
+    if o.kind == POL_LFU and prev_b >= 0:
+        assert o.btail[prev_b] == o.lst.prev[0], "last bucket does not end at the tail"
+    return 0
+
+
+# ---------------------------------------------------------------- mappings
+
+def _check_maxsize(maxsize):
+    if isinstance(maxsize, bool) or not isinstance(maxsize, int):
+        raise TypeError(f"maxsize must be an int, got {maxsize!r}")
+    if maxsize < 1:
+        raise ValueError(f"maxsize must be > 0, got {maxsize}")
+    if maxsize > MAX_SIZE:
+        raise ValueError(f"maxsize must be <= {MAX_SIZE}, got {maxsize}")
+    return maxsize
+
+
+cdef class _Cache:
+    """Shared machinery of the mapping caches: a dict from key to slot, keys and
+    values by slot, and an eviction order over the slots."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.index = {}
+        self.keys = [None]
+        self.values = [None]
+        self.size = 0
+        self.fresh = 1
+        self.free_head = 0
+        self.hits = 0
+        self.misses = 0
+        self.order.lst.prev = NULL
+        self.order.lst.next = NULL
+
+    def __dealloc__(self):
+        order_free(&self.order)
+
+    cdef int _setup(self, int kind, object maxsize) except -1:
+        self._maxsize = _check_maxsize(maxsize)
+        order_init(&self.order, kind, min(self._maxsize, 8))
+        return 0
+
+    @property
+    def maxsize(self):
+        """The most items the cache holds."""
+        return self._maxsize
+
+    # -- hooks (overridden by the TTL cache)
+    cdef int _purge(self) except -1:
+        return 0
+
+    cdef int _on_store(self, Py_ssize_t slot, bint new) except -1:
+        return 0
+
+    cdef int _on_drop(self, Py_ssize_t slot) except -1:
+        return 0
+
+    cdef int _grow(self) except -1:
+        cdef Py_ssize_t cap = min(max(2 * self.order.cap, 8), self._maxsize)
+        order_reserve(&self.order, cap)
+        return 0
+
+    # -- core operations
+    cdef Py_ssize_t _find(self, object key) except -2:
+        """The slot of key, or -1."""
+        cdef PyObject* o = PyDict_GetItemWithError(self.index, key)
+        if o == NULL:
+            return -1
+        return <Py_ssize_t><object>o
+
+    cdef int _remove(self, Py_ssize_t slot) except -1:
+        """Drop the item in slot from every structure and free the slot."""
+        cdef int32_t s = <int32_t>slot
+        del self.index[self.keys[slot]]
+        self.keys[slot] = None
+        self.values[slot] = None
+        order_remove(&self.order, s)
+        self._on_drop(slot)
+        self.order.lst.next[s] = self.free_head
+        self.free_head = s
+        self.size -= 1
+        return 0
+
+    cdef object _store(self, object key, object value):
+        cdef Py_ssize_t slot = self._find(key)
+        if slot >= 0:
+            self.values[slot] = value
+            order_touch(&self.order, <int32_t>slot)
+            self._on_store(slot, False)
+            return None
+        if self.size >= self._maxsize:
+            self._remove(order_victim(&self.order))
+        if self.free_head != 0:
+            slot = self.free_head
+            self.free_head = self.order.lst.next[slot]
+        else:
+            if self.fresh > self.order.cap:
+                self._grow()
+            slot = self.fresh
+            self.fresh += 1
+            self.keys.append(None)
+            self.values.append(None)
+        self.index[key] = slot
+        self.keys[slot] = key
+        self.values[slot] = value
+        order_insert(&self.order, <int32_t>slot)
+        self._on_store(slot, True)
+        self.size += 1
+        return None
+
+    # -- the mapping protocol
+    def __getitem__(self, key):
+        if self.timed:
+            self._purge()
+        cdef Py_ssize_t slot = self._find(key)
+        if slot < 0:
+            self.misses += 1
+            raise KeyError(key)
+        self.hits += 1
+        order_touch(&self.order, <int32_t>slot)
+        return self.values[slot]
+
+    def get(self, key, default=None):
+        """Return the value for key (a use: counts a hit) or default (counts a miss)."""
+        if self.timed:
+            self._purge()
+        cdef Py_ssize_t slot = self._find(key)
+        if slot < 0:
+            self.misses += 1
+            return default
+        self.hits += 1
+        order_touch(&self.order, <int32_t>slot)
+        return self.values[slot]
+
+    def peek(self, key, default=_MISSING):
+        """Return the value for key without counting a use or changing the order."""
+        if self.timed:
+            self._purge()
+        cdef Py_ssize_t slot = self._find(key)
+        if slot < 0:
+            if default is _MISSING:
+                raise KeyError(key)
+            return default
+        return self.values[slot]
+
+    def __setitem__(self, key, value):
+        if self.timed:
+            self._purge()
+        self._store(key, value)
+
+    def __delitem__(self, key):
+        if self.timed:
+            self._purge()
+        cdef Py_ssize_t slot = self._find(key)
+        if slot < 0:
+            raise KeyError(key)
+        self._remove(slot)
+
+    def pop(self, key, default=_MISSING):
+        """Remove key and return its value, or default; KeyError without a default."""
+        if self.timed:
+            self._purge()
+        cdef Py_ssize_t slot = self._find(key)
+        if slot < 0:
+            if default is _MISSING:
+                raise KeyError(key)
+            return default
+        value = self.values[slot]
+        self._remove(slot)
+        return value
+
+    def popitem(self):
+        """Remove and return the next victim as (key, value); KeyError when empty."""
+        if self.timed:
+            self._purge()
+        cdef Py_ssize_t slot = order_victim(&self.order)
+        if slot == 0:
+            raise KeyError("popitem(): cache is empty")
+        item = (self.keys[slot], self.values[slot])
+        self._remove(slot)
+        return item
+
+    def __contains__(self, key):
+        if self.timed:
+            self._purge()
+        return self._find(key) >= 0
+
+    def __len__(self):
+        if self.timed:
+            self._purge()
+        return self.size
+
+    def __iter__(self):
+        """Keys in eviction order (next victim first), from a snapshot."""
+        if self.timed:
+            self._purge()
+        keys = self.keys
+        return iter([keys[s] for s in _order_slots(&self.order)])
+
+    def _items(self):
+        """(key, value) pairs in eviction order, without counting uses."""
+        if self.timed:
+            self._purge()
+        keys = self.keys
+        values = self.values
+        return [(keys[s], values[s]) for s in _order_slots(&self.order)]
+
+    def clear(self):
+        """Remove every item (hits and misses are kept)."""
+        self.index.clear()
+        del self.keys[1:]
+        del self.values[1:]
+        order_clear(&self.order)
+        self.size = 0
+        self.fresh = 1
+        self.free_head = 0
+
+    def _check(self):
+        """Assert the internal invariants: list links, index and slots agree."""
+        _order_check(&self.order, self.size)
+        slots = _order_slots(&self.order)
+        assert len(self.index) == self.size, f"index has {len(self.index)} keys, size {self.size}"
+        assert self.size <= self._maxsize
+        for s in slots:
+            assert self.index.get(self.keys[s], -1) == s, f"slot {s} and the index disagree"
+        seen = set(slots)
+        assert len(seen) == len(slots)
+        # freed slots are not in the order and hold no key
+        s = self.free_head
+        nfree = 0
+        while s != 0:
+            assert s not in seen, f"slot {s} is both free and used"
+            assert self.keys[s] is None
+            nfree += 1
+            assert nfree <= self.fresh
+            s = self.order.lst.next[s]
+        assert self.size + nfree == self.fresh - 1, "a slot was lost"
+        assert len(self.keys) == len(self.values) == self.fresh
+
+    def __repr__(self):
+        items = ", ".join(f"{k!r}: {v!r}" for k, v in self._items())
+        return f"{type(self).__name__}({{{items}}}, maxsize={self._maxsize})"
+
+    def __reduce__(self):
+        raise TypeError(f"cannot pickle {type(self).__name__} objects")
+
+
+cdef class _LRU(_Cache):
+    def __init__(self, maxsize):
+        self._setup(POL_LRU, maxsize)
+
+
+cdef class _FIFO(_Cache):
+    def __init__(self, maxsize):
+        self._setup(POL_FIFO, maxsize)
+
+
+cdef class _LFU(_Cache):
+    def __init__(self, maxsize):
+        self._setup(POL_LFU, maxsize)
+
+
+cdef class _TTL(_Cache):
+    def __cinit__(self, *args, **kwargs):
+        self.exp.prev = NULL
+        self.exp.next = NULL
+        self.exp.n = 0
+        self.expires = NULL
+
+    def __init__(self, maxsize, ttl, timer=None):
+        import time
+        if timer is None:
+            timer = time.monotonic
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+            raise TypeError(f"ttl must be a number of seconds, got {ttl!r}")
+        if not (ttl > 0) or ttl == float("inf"):
+            raise ValueError(f"ttl must be > 0 and finite, got {ttl!r}")
+        if not callable(timer):
+            raise TypeError(f"timer must be callable, got {timer!r}")
+        self._setup(POL_LRU, maxsize)
+        self._ttl = ttl
+        self._timer = timer
+        self.timed = True
+        dl_resize(&self.exp, self.order.cap + 1)
+        _realloc(<void**>&self.expires, (self.order.cap + 1) * sizeof(double))
+        dl_ring(&self.exp, 0)
+
+    def __dealloc__(self):
+        dl_free(&self.exp)
+        PyMem_RawFree(self.expires)
+
+    @property
+    def ttl(self):
+        """Seconds an item lives after its insert or last overwrite."""
+        return self._ttl
+
+    @property
+    def timer(self):
+        return self._timer
+
+    cdef int _grow(self) except -1:
+        _Cache._grow(self)
+        dl_resize(&self.exp, self.order.cap + 1)
+        _realloc(<void**>&self.expires, (self.order.cap + 1) * sizeof(double))
+        return 0
+
+    cdef int _purge(self) except -1:
+        """Read the timer once and drop every expired item (oldest set first)."""
+        cdef int32_t s
+        self.now = self._timer()
+        s = self.exp.next[0]
+        while s != 0 and self.now >= self.expires[s]:
+            self._remove(s)
+            s = self.exp.next[0]
+        return 0
+
+    cdef int _on_store(self, Py_ssize_t slot, bint new) except -1:
+        cdef int32_t s = <int32_t>slot
+        self.expires[s] = self.now + self._ttl
+        if new:
+            dl_insert_before(&self.exp, 0, s)
+        else:
+            dl_move_before(&self.exp, 0, s)
+        return 0
+
+    cdef int _on_drop(self, Py_ssize_t slot) except -1:
+        dl_unlink(&self.exp, <int32_t>slot)
+        return 0
+
+    def clear(self):
+        _Cache.clear(self)
+        dl_ring(&self.exp, 0)
+
+    def _check(self):
+        _Cache._check(self)
+        cdef int32_t s = self.exp.next[0]
+        cdef Py_ssize_t n = 0
+        cdef double last = -float("inf")
+        while s != 0:
+            assert self.exp.prev[self.exp.next[s]] == s, "broken expiry link"
+            assert self.expires[s] >= last, "expiry list out of order"
+            assert self.index.get(self.keys[s], -1) == s, "expiry list holds a removed slot"
+            last = self.expires[s]
+            n += 1
+            s = self.exp.next[s]
+        assert n == self.size, f"expiry list holds {n} items, cache {self.size}"
+
+
+# ---------------------------------------------------------------- replay
+
+cdef class ReplayResult:
+    """What :func:`replay` measured: counts of one trace through one policy."""
+
+    def __init__(self, policy, capacity, requests, hits, memory_bytes):
+        self.policy = policy
+        self.capacity = capacity
+        self.requests = requests
+        self.hits = hits
+        self.misses = requests - hits
+        self.memory_bytes = memory_bytes
+
+    @property
+    def miss_ratio(self):
+        return <double>self.misses / <double>self.requests if self.requests else 0.0
+
+    @property
+    def hit_ratio(self):
+        return <double>self.hits / <double>self.requests if self.requests else 0.0
+
+    def as_dict(self):
+        return {"policy": self.policy, "capacity": self.capacity, "requests": self.requests,
+                "hits": self.hits, "misses": self.misses, "miss_ratio": self.miss_ratio,
+                "memory_bytes": self.memory_bytes}
+
+    def __repr__(self):
+        return (f"ReplayResult(policy={self.policy!r}, capacity={self.capacity}, "
+                f"requests={self.requests}, hits={self.hits}, misses={self.misses}, "
+                f"miss_ratio={self.miss_ratio:.6f})")
+
+
+_POLICIES = {"lru": POL_LRU, "fifo": POL_FIFO, "lfu": POL_LFU}
+
+
+cdef int _replay_kernel(const int64_t[::1] trace, Order* o, I64Table* t, int64_t* slot_key,
+                        Py_ssize_t capacity, Py_ssize_t* hits_out) except -1 nogil:
+    """Replay every key: a hit is a use, a miss inserts the key (evicting when full)."""
+    cdef Py_ssize_t i, n = trace.shape[0], hits = 0, used = 0
+    cdef int64_t key, slot
+    for i in range(n):
+        key = trace[i]
+        slot = i64t_get(t, key)
+        if slot >= 0:
+            hits += 1
+            order_touch(o, <int32_t>slot)
+            continue
+        if used < capacity:
+            used += 1
+            slot = used
+        else:
+            slot = order_victim(o)
+            i64t_pop(t, slot_key[slot])
+            order_remove(o, <int32_t>slot)
+        slot_key[slot] = key
+        i64t_put(t, key, slot)
+        order_insert(o, <int32_t>slot)
+    hits_out[0] = hits
+    return 0
+
+
+def replay(trace, policy, capacity):
+    """Replay a trace of integer keys through an eviction policy; count hits.
+
+    ``trace`` is a 1-D numpy array of int64 or uint64 keys, ``policy`` one of
+    ``"lru"``, ``"lfu"``, ``"fifo"``, ``capacity`` the number of objects the cache
+    holds (every object has size 1). A request that misses inserts its key,
+    evicting the policy's victim when the cache is full. The loop runs without
+    the GIL and allocates nothing per request: memory is O(min(capacity, len(trace))).
+
+    >>> import numpy as np
+    >>> r = replay(np.array([1, 2, 1, 3, 1, 2], dtype=np.int64), "lru", 2)
+    >>> r.hits, r.misses, round(r.miss_ratio, 3)
+    (2, 4, 0.667)
+    """
+    if not isinstance(trace, np.ndarray):
+        raise TypeError(f"trace must be a numpy array of int64 or uint64, got {type(trace).__name__}")
+    if trace.dtype != np.int64 and trace.dtype != np.uint64:
+        raise TypeError(f"trace must have dtype int64 or uint64, got {trace.dtype}")
+    if trace.ndim != 1:
+        raise ValueError(f"trace must be 1-D, got {trace.ndim} dimensions")
+    if not isinstance(policy, str) or policy not in _POLICIES:
+        raise ValueError(f"unknown policy {policy!r}: choose one of {', '.join(sorted(_POLICIES))}")
+    if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)):
+        raise TypeError(f"capacity must be an int, got {capacity!r}")
+    if capacity < 1:
+        raise ValueError(f"capacity must be >= 1, got {capacity}")
+    if capacity > MAX_SIZE:
+        raise ValueError(f"capacity must be <= {MAX_SIZE}, got {capacity}")
+    cdef Py_ssize_t n = trace.shape[0]
+    cdef Py_ssize_t cap = min(<Py_ssize_t>capacity, max(n, 1))
+    cdef const int64_t[::1] keys = np.ascontiguousarray(trace).view(np.int64)
+    cdef Order o
+    cdef I64Table t
+    cdef int64_t* slot_key = NULL
+    cdef Py_ssize_t hits = 0, nbytes
+    t.buckets = NULL
+    order_init(&o, _POLICIES[policy], cap)
+    try:
+        i64t_init(&t, cap)
+        _realloc(<void**>&slot_key, (cap + 1) * sizeof(int64_t))
+        nbytes = order_nbytes(&o) + i64t_nbytes(&t) + (cap + 1) * <Py_ssize_t>sizeof(int64_t)
+        with nogil:
+            _replay_kernel(keys, &o, &t, slot_key, cap, &hits)
+    finally:
+        order_free(&o)
+        i64t_free(&t)
+        PyMem_RawFree(slot_key)
+    return ReplayResult(policy, int(capacity), n, hits, nbytes)
