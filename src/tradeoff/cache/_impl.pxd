@@ -1,5 +1,6 @@
 # The cache area's typed core: eviction orders over array-backed lists, the
 # mapping classes built on them, and the nogil trace replay kernel.
+from cpython.ref cimport PyObject
 from libc.stdint cimport int32_t, int64_t
 
 from tradeoff._core.dlist cimport DList
@@ -33,11 +34,16 @@ cdef void order_clear(Order* o) noexcept nogil
 cdef Py_ssize_t order_nbytes(const Order* o) noexcept nogil
 
 
+cdef class _Node:
+    cdef object key
+    cdef object value
+    cdef int32_t slot
+
+
 cdef class _Cache:
     cdef Order order
-    cdef dict index             # key -> slot (a Python int)
-    cdef list keys              # slot -> key (slot 0 unused)
-    cdef list values            # slot -> value (slot 0 unused)
+    cdef dict index             # key -> its _Node (the only strong reference to a node)
+    cdef PyObject** nodes       # slot -> its _Node (borrowed from index); NULL when free
     cdef Py_ssize_t _maxsize
     cdef Py_ssize_t size        # items stored
     cdef Py_ssize_t fresh       # lowest slot never used yet
@@ -47,13 +53,13 @@ cdef class _Cache:
     cdef readonly unsigned long long misses
 
     cdef int _setup(self, int kind, object maxsize) except -1
-    cdef Py_ssize_t _find(self, object key) except -2
     cdef int _purge(self) except -1
     cdef int _on_store(self, Py_ssize_t slot, bint new) except -1
     cdef int _on_drop(self, Py_ssize_t slot) except -1
     cdef int _grow(self) except -1
     cdef int _remove(self, Py_ssize_t slot) except -1
-    cdef object _store(self, object key, object value)
+    cdef int _store(self, object key, object value) except -1
+    cdef list _slots(self)
 
 
 cdef class _LRU(_Cache):

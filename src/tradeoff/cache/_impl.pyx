@@ -45,8 +45,7 @@ cdef int _realloc(void** p, size_t n) except -1 nogil:
 cdef int order_init(Order* o, int kind, Py_ssize_t cap) except -1 nogil:
     o.kind = kind
     o.cap = 0
-    o.lst.prev = NULL
-    o.lst.next = NULL
+    o.lst.links = NULL
     o.lst.n = 0
     o.bucket_of = NULL
     o.bcount = NULL
@@ -129,13 +128,13 @@ cdef inline void _lfu_detach(Order* o, int32_t x) noexcept nogil:
             o.btail[b] = o.bfree
             o.bfree = b
         else:
-            o.bhead[b] = o.lst.next[x]
+            o.bhead[b] = o.lst.links[x].next
     elif o.btail[b] == x:
-        o.btail[b] = o.lst.prev[x]
+        o.btail[b] = o.lst.links[x].prev
 
 
 cdef inline void _lfu_insert(Order* o, int32_t x) noexcept nogil:
-    cdef int32_t first = o.lst.next[0]
+    cdef int32_t first = o.lst.links[0].next
     cdef int32_t b
     if first != 0:
         b = o.bucket_of[first]
@@ -152,7 +151,7 @@ cdef inline void _lfu_touch(Order* o, int32_t x) noexcept nogil:
     cdef int32_t b = o.bucket_of[x]
     cdef int64_t c = o.bcount[b]
     cdef int32_t t = o.btail[b]
-    cdef int32_t after = o.lst.next[t]
+    cdef int32_t after = o.lst.links[t].next
     cdef int32_t nb = o.bucket_of[after] if after != 0 else -1
     if nb >= 0 and o.bcount[nb] == c + 1:
         # join the next bucket as its most recent item
@@ -197,15 +196,15 @@ cdef inline void order_remove(Order* o, int32_t x) noexcept nogil:
 
 cdef inline int32_t order_victim(const Order* o) noexcept nogil:
     """The next item to evict, 0 when empty."""
-    return o.lst.next[0]
+    return o.lst.links[0].next
 
 
 cdef list _order_slots(const Order* o):
     cdef list out = []
-    cdef int32_t x = o.lst.next[0]
+    cdef int32_t x = o.lst.links[0].next
     while x != 0:
         out.append(x)
-        x = o.lst.next[x]
+        x = o.lst.links[x].next
     return out
 
 
@@ -216,9 +215,9 @@ cdef int _order_check(const Order* o, Py_ssize_t size) except -1:
     cdef int32_t b, prev_b = -1
     cdef int64_t prev_count = 0
     while True:
-        nxt = o.lst.next[x]
+        nxt = o.lst.links[x].next
         assert 0 <= nxt <= o.cap, f"link out of range: {x} -> {nxt}"
-        assert o.lst.prev[nxt] == x, f"broken back link at {nxt}"
+        assert o.lst.links[nxt].prev == x, f"broken back link at {nxt}"
         x = nxt
         if x == 0:
             break
@@ -229,14 +228,14 @@ cdef int _order_check(const Order* o, Py_ssize_t size) except -1:
             if b != prev_b:
                 assert o.bhead[b] == x, f"bucket {b} does not start at {x}"
                 if prev_b >= 0:
-                    assert o.btail[prev_b] == o.lst.prev[x], f"bucket {prev_b} does not end before {x}"
+                    assert o.btail[prev_b] == o.lst.links[x].prev, f"bucket {prev_b} does not end before {x}"
                     assert o.bcount[b] > prev_count, "LFU buckets out of order"
                 assert o.bcount[b] >= 1
                 prev_b = b
                 prev_count = o.bcount[b]
     assert n == size, f"list holds {n} items, cache says {size}"
     if o.kind == POL_LFU and prev_b >= 0:
-        assert o.btail[prev_b] == o.lst.prev[0], "last bucket does not end at the tail"
+        assert o.btail[prev_b] == o.lst.links[0].prev, "last bucket does not end at the tail"
     return 0
 
 
@@ -252,28 +251,35 @@ def _check_maxsize(maxsize):
     return maxsize
 
 
+@cython.final
+@cython.freelist(32)
+cdef class _Node:
+    """One cached item: its key, its value and its slot in the eviction order."""
+    pass
+
+
 cdef class _Cache:
-    """Shared machinery of the mapping caches: a dict from key to slot, keys and
-    values by slot, and an eviction order over the slots."""
+    """Shared machinery of the mapping caches: a dict from key to node, nodes by
+    slot, and an eviction order over the slots."""
 
     def __cinit__(self, *args, **kwargs):
         self.index = {}
-        self.keys = [None]
-        self.values = [None]
+        self.nodes = NULL
         self.size = 0
         self.fresh = 1
         self.free_head = 0
         self.hits = 0
         self.misses = 0
-        self.order.lst.prev = NULL
-        self.order.lst.next = NULL
+        self.order.lst.links = NULL
 
     def __dealloc__(self):
         order_free(&self.order)
+        PyMem_RawFree(self.nodes)
 
     cdef int _setup(self, int kind, object maxsize) except -1:
         self._maxsize = _check_maxsize(maxsize)
         order_init(&self.order, kind, min(self._maxsize, 8))
+        _realloc(<void**>&self.nodes, (self.order.cap + 1) * sizeof(PyObject*))
         return 0
 
     @property
@@ -294,90 +300,106 @@ cdef class _Cache:
     cdef int _grow(self) except -1:
         cdef Py_ssize_t cap = min(max(2 * self.order.cap, 8), self._maxsize)
         order_reserve(&self.order, cap)
+        _realloc(<void**>&self.nodes, (cap + 1) * sizeof(PyObject*))
         return 0
 
     # -- core operations
-    cdef Py_ssize_t _find(self, object key) except -2:
-        """The slot of key, or -1."""
-        cdef PyObject* o = PyDict_GetItemWithError(self.index, key)
-        if o == NULL:
-            return -1
-        return <Py_ssize_t><object>o
-
     cdef int _remove(self, Py_ssize_t slot) except -1:
         """Drop the item in slot from every structure and free the slot."""
         cdef int32_t s = <int32_t>slot
-        del self.index[self.keys[slot]]
-        self.keys[slot] = None
-        self.values[slot] = None
+        cdef _Node node = <_Node>self.nodes[slot]
+        del self.index[node.key]
+        self.nodes[slot] = NULL
         order_remove(&self.order, s)
         self._on_drop(slot)
-        self.order.lst.next[s] = self.free_head
+        self.order.lst.links[s].next = self.free_head
         self.free_head = s
         self.size -= 1
         return 0
 
-    cdef object _store(self, object key, object value):
-        cdef Py_ssize_t slot = self._find(key)
-        if slot >= 0:
-            self.values[slot] = value
-            order_touch(&self.order, <int32_t>slot)
-            self._on_store(slot, False)
-            return None
+    cdef int _store(self, object key, object value) except -1:
+        cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
+        cdef _Node node
+        cdef Py_ssize_t slot
+        cdef object old_key
+        if found != NULL:
+            node = <_Node>found
+            node.value = value
+            order_touch(&self.order, node.slot)
+            self._on_store(node.slot, False)
+            return 0
         if self.size >= self._maxsize:
-            self._remove(order_victim(&self.order))
+            # reuse the victim's node and slot for the new key
+            slot = order_victim(&self.order)
+            node = <_Node>self.nodes[slot]
+            old_key = node.key
+            self.index[key] = node          # first, so that a failure changes nothing
+            del self.index[old_key]
+            node.key = key
+            node.value = value
+            order_remove(&self.order, <int32_t>slot)
+            self._on_drop(slot)
+            order_insert(&self.order, <int32_t>slot)
+            self._on_store(slot, True)
+            return 0
         if self.free_head != 0:
             slot = self.free_head
-            self.free_head = self.order.lst.next[slot]
         else:
             if self.fresh > self.order.cap:
                 self._grow()
             slot = self.fresh
+        node = _Node.__new__(_Node)
+        node.key = key
+        node.value = value
+        node.slot = <int32_t>slot
+        self.index[key] = node
+        if slot == self.free_head:
+            self.free_head = self.order.lst.links[slot].next
+        else:
             self.fresh += 1
-            self.keys.append(None)
-            self.values.append(None)
-        self.index[key] = slot
-        self.keys[slot] = key
-        self.values[slot] = value
+        self.nodes[slot] = <PyObject*>node
         order_insert(&self.order, <int32_t>slot)
         self._on_store(slot, True)
         self.size += 1
-        return None
+        return 0
+
+    cdef list _slots(self):
+        return _order_slots(&self.order)
 
     # -- the mapping protocol
     def __getitem__(self, key):
         if self.timed:
             self._purge()
-        cdef Py_ssize_t slot = self._find(key)
-        if slot < 0:
+        cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
+        if found == NULL:
             self.misses += 1
             raise KeyError(key)
         self.hits += 1
-        order_touch(&self.order, <int32_t>slot)
-        return self.values[slot]
+        order_touch(&self.order, (<_Node>found).slot)
+        return (<_Node>found).value
 
     def get(self, key, default=None):
         """Return the value for key (a use: counts a hit) or default (counts a miss)."""
         if self.timed:
             self._purge()
-        cdef Py_ssize_t slot = self._find(key)
-        if slot < 0:
+        cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
+        if found == NULL:
             self.misses += 1
             return default
         self.hits += 1
-        order_touch(&self.order, <int32_t>slot)
-        return self.values[slot]
+        order_touch(&self.order, (<_Node>found).slot)
+        return (<_Node>found).value
 
     def peek(self, key, default=_MISSING):
         """Return the value for key without counting a use or changing the order."""
         if self.timed:
             self._purge()
-        cdef Py_ssize_t slot = self._find(key)
-        if slot < 0:
+        cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
+        if found == NULL:
             if default is _MISSING:
                 raise KeyError(key)
             return default
-        return self.values[slot]
+        return (<_Node>found).value
 
     def __setitem__(self, key, value):
         if self.timed:
@@ -387,22 +409,22 @@ cdef class _Cache:
     def __delitem__(self, key):
         if self.timed:
             self._purge()
-        cdef Py_ssize_t slot = self._find(key)
-        if slot < 0:
+        cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
+        if found == NULL:
             raise KeyError(key)
-        self._remove(slot)
+        self._remove((<_Node>found).slot)
 
     def pop(self, key, default=_MISSING):
         """Remove key and return its value, or default; KeyError without a default."""
         if self.timed:
             self._purge()
-        cdef Py_ssize_t slot = self._find(key)
-        if slot < 0:
+        cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
+        if found == NULL:
             if default is _MISSING:
                 raise KeyError(key)
             return default
-        value = self.values[slot]
-        self._remove(slot)
+        value = (<_Node>found).value
+        self._remove((<_Node>found).slot)
         return value
 
     def popitem(self):
@@ -412,14 +434,15 @@ cdef class _Cache:
         cdef Py_ssize_t slot = order_victim(&self.order)
         if slot == 0:
             raise KeyError("popitem(): cache is empty")
-        item = (self.keys[slot], self.values[slot])
+        cdef _Node node = <_Node>self.nodes[slot]
+        item = (node.key, node.value)
         self._remove(slot)
         return item
 
     def __contains__(self, key):
         if self.timed:
             self._purge()
-        return self._find(key) >= 0
+        return PyDict_GetItemWithError(self.index, key) != NULL
 
     def __len__(self):
         if self.timed:
@@ -430,48 +453,53 @@ cdef class _Cache:
         """Keys in eviction order (next victim first), from a snapshot."""
         if self.timed:
             self._purge()
-        keys = self.keys
-        return iter([keys[s] for s in _order_slots(&self.order)])
+        return iter([(<_Node>self.nodes[s]).key for s in self._slots()])
 
     def _items(self):
         """(key, value) pairs in eviction order, without counting uses."""
         if self.timed:
             self._purge()
-        keys = self.keys
-        values = self.values
-        return [(keys[s], values[s]) for s in _order_slots(&self.order)]
+        cdef _Node node
+        out = []
+        for s in self._slots():
+            node = <_Node>self.nodes[<Py_ssize_t>s]
+            out.append((node.key, node.value))
+        return out
 
     def clear(self):
         """Remove every item (hits and misses are kept)."""
+        cdef Py_ssize_t s
+        for s in range(1, self.fresh):
+            self.nodes[s] = NULL
         self.index.clear()
-        del self.keys[1:]
-        del self.values[1:]
         order_clear(&self.order)
         self.size = 0
         self.fresh = 1
         self.free_head = 0
 
     def _check(self):
-        """Assert the internal invariants: list links, index and slots agree."""
+        """Assert the internal invariants: list links, index, nodes and slots agree."""
+        cdef _Node node
         _order_check(&self.order, self.size)
-        slots = _order_slots(&self.order)
+        slots = self._slots()
         assert len(self.index) == self.size, f"index has {len(self.index)} keys, size {self.size}"
         assert self.size <= self._maxsize
         for s in slots:
-            assert self.index.get(self.keys[s], -1) == s, f"slot {s} and the index disagree"
+            assert self.nodes[<Py_ssize_t>s] != NULL, f"slot {s} is in the order but has no node"
+            node = <_Node>self.nodes[<Py_ssize_t>s]
+            assert node.slot == s, f"node of slot {s} says slot {node.slot}"
+            assert self.index.get(node.key) is node, f"slot {s} and the index disagree"
         seen = set(slots)
         assert len(seen) == len(slots)
-        # freed slots are not in the order and hold no key
         s = self.free_head
         nfree = 0
         while s != 0:
             assert s not in seen, f"slot {s} is both free and used"
-            assert self.keys[s] is None
+            assert self.nodes[<Py_ssize_t>s] == NULL, f"free slot {s} still has a node"
             nfree += 1
             assert nfree <= self.fresh
-            s = self.order.lst.next[s]
+            s = self.order.lst.links[<Py_ssize_t>s].next
         assert self.size + nfree == self.fresh - 1, "a slot was lost"
-        assert len(self.keys) == len(self.values) == self.fresh
 
     def __repr__(self):
         items = ", ".join(f"{k!r}: {v!r}" for k, v in self._items())
@@ -498,8 +526,7 @@ cdef class _LFU(_Cache):
 
 cdef class _TTL(_Cache):
     def __cinit__(self, *args, **kwargs):
-        self.exp.prev = NULL
-        self.exp.next = NULL
+        self.exp.links = NULL
         self.exp.n = 0
         self.expires = NULL
 
@@ -544,10 +571,10 @@ cdef class _TTL(_Cache):
         """Read the timer once and drop every expired item (oldest set first)."""
         cdef int32_t s
         self.now = self._timer()
-        s = self.exp.next[0]
+        s = self.exp.links[0].next
         while s != 0 and self.now >= self.expires[s]:
             self._remove(s)
-            s = self.exp.next[0]
+            s = self.exp.links[0].next
         return 0
 
     cdef int _on_store(self, Py_ssize_t slot, bint new) except -1:
@@ -569,16 +596,16 @@ cdef class _TTL(_Cache):
 
     def _check(self):
         _Cache._check(self)
-        cdef int32_t s = self.exp.next[0]
+        cdef int32_t s = self.exp.links[0].next
         cdef Py_ssize_t n = 0
         cdef double last = -float("inf")
         while s != 0:
-            assert self.exp.prev[self.exp.next[s]] == s, "broken expiry link"
+            assert self.exp.links[self.exp.links[s].next].prev == s, "broken expiry link"
             assert self.expires[s] >= last, "expiry list out of order"
-            assert self.index.get(self.keys[s], -1) == s, "expiry list holds a removed slot"
+            assert self.nodes[s] != NULL, "expiry list holds a removed slot"
             last = self.expires[s]
             n += 1
-            s = self.exp.next[s]
+            s = self.exp.links[s].next
         assert n == self.size, f"expiry list holds {n} items, cache {self.size}"
 
 

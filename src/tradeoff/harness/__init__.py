@@ -1,0 +1,1 @@
+"""The benchmark harness: registry, pyperf worker, runner, results, stats, compare, reports."""

@@ -1,0 +1,80 @@
+"""Bar charts for the HTML report, returned as PNG bytes.
+
+Figures are built with ``matplotlib.figure.Figure`` on an Agg canvas and never go through
+``pyplot``: no GUI backend is selected, the caller's backend is left alone, and no figure
+is kept in pyplot's registry, so nothing has to be closed and nothing leaks. matplotlib is
+imported inside the functions, so importing this module costs nothing.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import math
+from typing import Mapping, Sequence
+
+__all__ = ["bar_chart", "data_uri"]
+
+Series = Mapping[str, tuple]   # label -> (heights, errors or None)
+
+
+def _clean(values) -> list[float]:
+    out = []
+    for v in values:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            f = math.nan
+        out.append(f)
+    return out
+
+
+def bar_chart(categories: Sequence[str], series: Series, *, ylabel: str, title: str = "") -> bytes:
+    """A grouped bar chart as PNG bytes.
+
+    ``series`` maps a label (one bar per category, e.g. an implementation) to
+    ``(heights, errors)``; ``errors`` (e.g. standard deviations) may be None. Missing
+    heights are NaN and leave a gap. A log scale is used when the positive heights span
+    more than a factor of 100.
+    """
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    n_cat = max(1, len(categories))
+    n_ser = max(1, len(series))
+    width_in = min(14.0, max(5.0, 0.45 * n_cat * (1 + 0.5 * n_ser) + 2.0))
+    fig = Figure(figsize=(width_in, 3.6), dpi=96)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    x = np.arange(len(categories))
+    bar_w = 0.8 / n_ser
+    positive = []
+    for i, (label, (heights, errors)) in enumerate(series.items()):
+        h = _clean(heights)
+        err = None
+        if errors is not None:
+            err = [0.0 if not math.isfinite(e) else e for e in _clean(errors)]
+        ax.bar(x + (i - (n_ser - 1) / 2) * bar_w, h, bar_w, yerr=err, capsize=3 if err else 0,
+               label=str(label))
+        positive += [v for v in h if math.isfinite(v) and v > 0]
+    long_labels = any(len(str(c)) > 12 for c in categories) or len(categories) > 8
+    ax.set_xticks(x)
+    ax.set_xticklabels([str(c) for c in categories], rotation=30 if long_labels else 0,
+                       ha="right" if long_labels else "center", fontsize=8)
+    if positive and max(positive) / min(positive) > 100:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def data_uri(png: bytes) -> str:
+    """A ``data:`` URI that embeds PNG bytes in an HTML ``<img src=...>``."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
