@@ -307,10 +307,10 @@ class LibCacheSimReplayer:
     3. converting the returned miss ratio to a miss count (a few float ops);
     4. freeing the cache (its objects and hash table) before returning.
 
-    Every call does the same work. Measured on the 2-CPU development box
-    (hashpower 20, capacity 100k): step 1 ~0.2 ms, step 4 ~10 ms (freeing
-    100k objects), against ~0.9-1.2 s for replaying 10M requests, so about 1%
-    of a call is cache setup and teardown.
+    Every call does the same work. Measured on the 2-CPU development VM
+    (hashpower 20, capacity 100k): step 1 ~0.2 ms, step 4 ~11 ms (freeing
+    100k objects), against 0.35-1.2 s (noisy host) for replaying 10M
+    requests, so cache setup and teardown are about 1-3% of a call.
 
     Not included: importing, validating or counting the file, opening the
     reader, resolving the policy. The first call also pays the page faults

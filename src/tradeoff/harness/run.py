@@ -1,0 +1,288 @@
+"""``tradeoff run``: run a suite's cases and write one results file.
+
+Timed benchmarks go to pyperf, one master process per case
+(``python -m tradeoff.harness.worker``); scenarios run here, in-process, once per
+param set. Every finished case is kept: on Ctrl-C the results so far are written
+(the file says it was interrupted) and the run stops.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, TextIO
+
+from . import results
+from .errors import Skip, UserError
+from .registry import Case, collect, expand, parse_param_overrides, suite_name
+from .worker import ERROR_MARK, SKIP_EXIT, SKIP_MARK
+
+MODES = ("fast", "default", "rigorous")
+
+
+@dataclass
+class RunOptions:
+    suite: str
+    patterns: list[str] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)
+    mode: str = "default"
+    processes: int | None = None
+    values: int | None = None
+    seed: int = 42
+    output: str | None = None
+    quiet: bool = False
+    extra_pyperf_args: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunOutcome:
+    path: Path | None
+    done: list[str]
+    skipped: list[tuple[str, str]]
+    failed: list[tuple[str, str]]
+    interrupted: bool = False
+    planned: int = 0
+
+
+def select(opts: RunOptions) -> list[Case]:
+    """The cases a run would execute, in order; UserError when nothing matches."""
+    overrides = parse_param_overrides(opts.params)
+    specs = collect(opts.suite)
+    if not specs:
+        raise UserError(f"suite {opts.suite!r} declares no benchmark or scenario")
+    cases = expand(specs, overrides, opts.patterns)
+    if not cases:
+        raise UserError(f"no benchmark in suite {opts.suite!r} matches -k {' '.join(opts.patterns)!r}")
+    return cases
+
+
+def default_output(suite: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("results") / f"{suite_name(suite)}-{stamp}.json"
+
+
+def git_commit(cwd: str | None = None) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    commit = out.stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                           capture_output=True, text=True, timeout=10)
+    if dirty.returncode == 0 and dirty.stdout.strip():
+        commit += "-dirty"
+    return commit
+
+
+def run_metadata(opts: RunOptions) -> dict:
+    from .. import __version__
+
+    md = {
+        "tradeoff_version": __version__,
+        "tradeoff_mode": opts.mode,
+        "tradeoff_run_seed": opts.seed,
+        "tradeoff_python": platform.python_version(),
+    }
+    suite_dir = str(Path(opts.suite).resolve().parent) if opts.suite.endswith(".py") else None
+    commit = git_commit(suite_dir)
+    if commit:
+        md["tradeoff_git_commit"] = commit
+    return md
+
+
+def case_metadata(case: Case, seed: int) -> dict:
+    spec = case.spec
+    md = {
+        "tradeoff_kind": spec.kind,
+        "tradeoff_func": spec.name,
+        "tradeoff_suite": spec.suite,
+        "tradeoff_params": results.dumps_json(case.params),
+    }
+    if spec.compare:
+        md["tradeoff_compare"] = spec.compare
+    if spec.wants_seed:
+        md["tradeoff_seed"] = seed
+    return md
+
+
+def _pyperf_args(opts: RunOptions, case: Case, out: str) -> list[str]:
+    cmd = [sys.executable, "-m", "tradeoff.harness.worker",
+           "--suite", opts.suite, "--case", case.name, "--seed", str(opts.seed)]
+    for item in opts.params:
+        cmd += ["--param", item]
+    if opts.processes:
+        cmd += ["--default-processes", str(opts.processes)]
+    if opts.values:
+        cmd += ["--default-values", str(opts.values)]
+    if opts.mode == "fast":
+        cmd.append("--fast")
+    elif opts.mode == "rigorous":
+        cmd.append("--rigorous")
+    inherit = [v for v in ("TRADEOFF_DATA_DIR", "TRADEOFF_TRACES") if v in os.environ]
+    if inherit:
+        cmd.append("--inherit-environ=" + ",".join(inherit))
+    cmd += ["--quiet", "--output", out, *opts.extra_pyperf_args]
+    return cmd
+
+
+class CaseSkipped(Exception):
+    pass
+
+
+class CaseFailed(Exception):
+    pass
+
+
+def time_case(opts: RunOptions, case: Case, workdir: str):
+    """Run one timed case under pyperf; return its pyperf Benchmark."""
+    import pyperf
+
+    out = os.path.join(workdir, f"case-{abs(hash(case.name))}-{time.monotonic_ns()}.json")
+    cmd = _pyperf_args(opts, case, out)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = proc.communicate()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    for line in stderr.splitlines():
+        if line.startswith(SKIP_MARK):
+            raise CaseSkipped(line[len(SKIP_MARK):].strip())
+        if line.startswith(ERROR_MARK):
+            raise CaseFailed(line[len(ERROR_MARK):].strip())
+    if proc.returncode != 0 or not os.path.exists(out):
+        tail = [ln for ln in (stderr + stdout).strip().splitlines() if ln.strip()]
+        raise CaseFailed(tail[-1] if tail else f"pyperf exited with status {proc.returncode}")
+    suite = pyperf.BenchmarkSuite.load(out)
+    os.unlink(out)
+    return suite.get_benchmarks()[0]
+
+
+def scenario_case(case: Case, seed: int):
+    """Compute a scenario's metrics in-process; return a one-value pyperf Benchmark."""
+    import pyperf
+
+    t0 = time.perf_counter()
+    metrics = case.call(seed)
+    elapsed = time.perf_counter() - t0
+    if not isinstance(metrics, dict) or not metrics:
+        raise CaseFailed(f"scenario {case.name} must return a non-empty dict of metrics, "
+                         f"got {type(metrics).__name__}")
+    clean = {}
+    for k, v in metrics.items():
+        if hasattr(v, "item"):  # numpy scalars
+            v = v.item()
+        if not isinstance(k, str) or not isinstance(v, (int, float, str, bool)) or v is None:
+            raise CaseFailed(f"scenario {case.name}: metric {k!r} must be a number or string, got {v!r}")
+        clean[k] = v
+    md = {"name": case.name, "unit": "second", "tradeoff_metrics": results.dumps_json(clean)}
+    run = pyperf.Run([max(elapsed, 1e-9)], warmups=None, metadata=md, collect_metadata=False)
+    return pyperf.Benchmark([run]), clean
+
+
+def _fmt_timing(bench) -> str:
+    from .report import format_time
+
+    vals = bench.get_values()
+    mean = sum(vals) / len(vals)
+    std = (sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5 if len(vals) > 1 else None
+    return format_time(mean, "second", std)
+
+
+def _fmt_metrics(metrics: dict) -> str:
+    parts = []
+    for k, v in list(metrics.items())[:4]:
+        if isinstance(v, float):
+            parts.append(f"{k}={v:.4g}")
+        else:
+            parts.append(f"{k}={v}")
+    return ", ".join(parts)
+
+
+def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
+    """Run the selected cases and write the results file; see module docstring."""
+    import pyperf
+
+    if opts.mode not in MODES:
+        raise UserError(f"unknown mode {opts.mode!r}")
+    log = log or sys.stderr
+    cases = select(opts)
+    path = Path(opts.output) if opts.output else default_output(opts.suite)
+    if path.exists() and path.is_dir():
+        raise UserError(f"output is a directory: {path}")
+    meta = run_metadata(opts)
+    say = (lambda *a, **k: None) if opts.quiet else (lambda *a, **k: print(*a, file=log, flush=True, **k))
+    benches = []
+    done, skipped, failed = [], [], []
+    interrupted = False
+    n = len(cases)
+    width = len(str(n))
+    say(f"tradeoff: running {n} case{'s' if n != 1 else ''} of {suite_name(opts.suite)} "
+        f"({opts.mode} mode) -> {path}")
+    t_start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="tradeoff-") as workdir:
+        for i, case in enumerate(cases, 1):
+            prefix = f"[{i:>{width}}/{n}] {case.name}"
+            say(f"{prefix} ...", end="\r" if log.isatty() else "\n")
+            try:
+                if case.kind == results.KIND_SCENARIO:
+                    bench, metrics = scenario_case(case, opts.seed)
+                    shown = _fmt_metrics(metrics)
+                else:
+                    bench = time_case(opts, case, workdir)
+                    shown = _fmt_timing(bench)
+            except KeyboardInterrupt:
+                interrupted = True
+                say(f"{prefix}: interrupted")
+                break
+            except (Skip, CaseSkipped) as exc:
+                skipped.append((case.name, str(exc)))
+                say(f"{prefix}: skipped: {exc}")
+                continue
+            except CaseFailed as exc:
+                failed.append((case.name, str(exc)))
+                say(f"{prefix}: FAILED: {exc}")
+                continue
+            except Exception as exc:  # a user's scenario may raise anything
+                failed.append((case.name, f"{type(exc).__name__}: {exc}"))
+                say(f"{prefix}: FAILED: {type(exc).__name__}: {exc}")
+                continue
+            bench.update_metadata({**case_metadata(case, opts.seed), **meta})
+            benches.append(bench)
+            done.append(case.name)
+            say(f"{prefix}: {shown}")
+    outcome = RunOutcome(path=None, done=done, skipped=skipped, failed=failed,
+                         interrupted=interrupted, planned=n)
+    if benches:
+        if interrupted:
+            for b in benches:
+                b.update_metadata({"tradeoff_interrupted": 1})
+        suite = pyperf.BenchmarkSuite(benches)
+        results.dump_suite(suite, path)
+        outcome.path = path
+    elapsed = time.monotonic() - t_start
+    summary = f"tradeoff: {len(done)} done"
+    if skipped:
+        summary += f", {len(skipped)} skipped"
+    if failed:
+        summary += f", {len(failed)} failed"
+    summary += f" in {elapsed:.0f} s"
+    if outcome.path:
+        summary += f"; results in {outcome.path}"
+    else:
+        summary += "; nothing to write"
+    if interrupted:
+        summary = (f"tradeoff: interrupted: kept {len(done)} of {n} cases"
+                   + (f" in {outcome.path}" if outcome.path else " (none finished, nothing written)"))
+    say(summary)
+    return outcome

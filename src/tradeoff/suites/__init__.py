@@ -1,0 +1,1 @@
+"""The built-in suites: one module per area. ``tradeoff list`` shows them."""
