@@ -21,6 +21,17 @@ ctypedef struct I64Table:
     Py_ssize_t limit            # grow when size reaches this (half the buckets)
 
 
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define TRADEOFF_PREFETCH(p) __builtin_prefetch((const void*)(p))
+    #else
+    #define TRADEOFF_PREFETCH(p) ((void)0)
+    #endif
+    """
+    void TRADEOFF_PREFETCH(const void* p) noexcept nogil
+
+
 cdef int i64t_init(I64Table* t, Py_ssize_t expected) except -1 nogil
 cdef void i64t_free(I64Table* t) noexcept nogil
 cdef void i64t_clear(I64Table* t) noexcept nogil
@@ -37,6 +48,12 @@ cdef inline int64_t i64t_get(const I64Table* t, int64_t key) noexcept nogil:
             return b[i].value
         i = (i + 1) & t.mask
     return -1
+
+
+cdef inline void i64t_prefetch(const I64Table* t, int64_t key) noexcept nogil:
+    """Ask the CPU to start loading key's home bucket (a hint; no effect on results).
+    Replay loops know their future keys and call this a few requests ahead."""
+    TRADEOFF_PREFETCH(&t.buckets[hash_i64(key) & t.mask])
 
 
 cdef inline int i64t_put(I64Table* t, int64_t key, int64_t value) except -1 nogil:

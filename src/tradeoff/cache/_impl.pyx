@@ -20,7 +20,7 @@ import numpy as np
 from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_after, dl_insert_before,
                                    dl_move_before, dl_nbytes, dl_resize, dl_ring, dl_unlink)
 from tradeoff._core.table cimport (I64Table, i64t_free, i64t_get, i64t_init, i64t_nbytes,
-                                   i64t_pop, i64t_put)
+                                   i64t_pop, i64t_prefetch, i64t_put)
 
 cdef extern from "Python.h":
     PyObject* PyDict_GetItemWithError(object d, object key) except? NULL
@@ -644,12 +644,20 @@ cdef class ReplayResult:
 _POLICIES = {"lru": POL_LRU, "fifo": POL_FIFO, "lfu": POL_LFU}
 
 
+# how many requests ahead the replay loop prefetches hash buckets
+cdef enum:
+    PREFETCH_DISTANCE = 16
+
+
 cdef int _replay_kernel(const int64_t[::1] trace, Order* o, I64Table* t, int64_t* slot_key,
                         Py_ssize_t capacity, Py_ssize_t* hits_out) except -1 nogil:
     """Replay every key: a hit is a use, a miss inserts the key (evicting when full)."""
     cdef Py_ssize_t i, n = trace.shape[0], hits = 0, used = 0
+    cdef Py_ssize_t ahead = n - PREFETCH_DISTANCE
     cdef int64_t key, slot
     for i in range(n):
+        if i < ahead:
+            i64t_prefetch(t, trace[i + PREFETCH_DISTANCE])
         key = trace[i]
         slot = i64t_get(t, key)
         if slot >= 0:
