@@ -1,0 +1,216 @@
+"""Caches: LRU/LFU/FIFO/TTL mappings and trace replay, side by side with peers.
+
+Timed (pyperf, per operation):
+- ``lru_get_hit`` / ``lru_set_evict``: an LRU mapping of 10k items against
+  lru-dict (C), cachebox (Rust) and cachetools (Python); a plain dict's get
+  is shown as the floor.
+- ``get_hit`` / ``set_evict``: the LFU, FIFO and TTL mappings against
+  cachebox's and cachetools' classes of the same policy.
+- ``replay``: a 10M-request Zipf(1.0) trace over 1M objects, capacity 100k,
+  against libCacheSim (``libcachesim``, hashpower 20) replaying the same keys
+  from an oracleGeneral file. The time is per request.
+
+Scenarios (deterministic, seeded):
+- ``replay_agreement``: the miss ratio of both replays on that trace (LRU and
+  FIFO must agree to the request).
+- ``hit_ratio``: LRU, LFU and FIFO side by side on Zipf, uniform, scan and
+  hotspot workloads at two cache sizes.
+- ``replay_memory``: the peak memory a replay allocates, against its capacity.
+
+Peers are optional (``pip install '.[peers]'``): a missing one is skipped with
+a one-line notice.
+"""
+from __future__ import annotations
+
+import time
+import tracemalloc
+from functools import lru_cache
+
+import numpy as np
+
+from tradeoff import benchmark, scenario
+from tradeoff.cache import FIFOCache, LFUCache, LRUCache, TTLCache, replay as _replay
+from tradeoff.workloads import hotspot, scan, uniform, zipf
+from tradeoff.workloads._store import cached_file, cached_trace
+
+from . import _peers
+
+MAPPING_SIZE = 10_000
+REPLAY = dict(n_requests=10_000_000, n_objects=1_000_000, alpha=1.0)
+REPLAY_CAPACITY = 100_000
+TTL_SECONDS = 3600.0
+
+
+# ----------------------------------------------------------------- mappings
+
+def _mapping(policy: str, impl: str, maxsize: int):
+    """An empty cache of one policy from one library."""
+    if impl == "tradeoff":
+        if policy == "ttl":
+            return TTLCache(maxsize, TTL_SECONDS)
+        return {"lru": LRUCache, "lfu": LFUCache, "fifo": FIFOCache}[policy](maxsize)
+    if impl == "dict":
+        return {}
+    if policy == "lru" and impl in ("lru_dict", "cachebox", "cachetools"):
+        return _peers.make_lru_mapping(impl, maxsize)
+    if impl == "cachebox":
+        cb = _peers.require("cachebox", f"cachebox {policy.upper()}Cache")
+        if policy == "ttl":
+            return cb.TTLCache(maxsize, TTL_SECONDS, capacity=maxsize)
+        return {"lfu": cb.LFUCache, "fifo": cb.FIFOCache}[policy](maxsize, capacity=maxsize)
+    if impl == "cachetools":
+        ct = _peers.require("cachetools", f"cachetools {policy.upper()}Cache")
+        if policy == "ttl":
+            return ct.TTLCache(maxsize, TTL_SECONDS)
+        return {"lfu": ct.LFUCache, "fifo": ct.FIFOCache}[policy](maxsize)
+    raise ValueError(f"no {policy} cache in {impl}")
+
+
+def _get_loop(c, keys):
+    def run():
+        for k in keys:
+            c[k]
+    return run
+
+
+def _set_loop(c, key_sets):
+    flip = [0]
+
+    def run():
+        i = flip[0]
+        flip[0] = 1 - i
+        for k in key_sets[i]:
+            c[k] = k
+    return run
+
+
+def _full(policy, impl, maxsize):
+    c = _mapping(policy, impl, maxsize)
+    keys = list(range(maxsize))
+    for k in keys:
+        c[k] = k
+    return c, keys
+
+
+@benchmark(params={"impl": ["tradeoff", "lru_dict", "cachebox", "cachetools", "dict"],
+                   "maxsize": [MAPPING_SIZE]},
+           compare="impl", inner_loops=MAPPING_SIZE, processes=8)
+def lru_get_hit(impl, maxsize):
+    """``c[k]`` on a key that is present, cycling over all 10k keys (each get moves
+    the least recent key to the front). ``dict`` is a plain dict: the floor."""
+    c, keys = _full("lru", impl, maxsize)
+    return _get_loop(c, keys)
+
+
+@benchmark(params={"impl": ["tradeoff", "lru_dict", "cachebox", "cachetools"],
+                   "maxsize": [MAPPING_SIZE]},
+           compare="impl", inner_loops=MAPPING_SIZE, processes=8)
+def lru_set_evict(impl, maxsize):
+    """``c[k] = v`` of a new key into a full cache: every set evicts one key."""
+    c, keys = _full("lru", impl, maxsize)
+    fresh = list(range(maxsize, 2 * maxsize))
+    return _set_loop(c, (fresh, keys))
+
+
+@benchmark(params={"policy": ["lfu", "fifo", "ttl"], "impl": ["tradeoff", "cachebox", "cachetools"],
+                   "maxsize": [MAPPING_SIZE]},
+           compare="impl", inner_loops=MAPPING_SIZE, processes=8)
+def get_hit(policy, impl, maxsize):
+    """``c[k]`` on a present key for the other policies (LFU: each get bumps a count)."""
+    c, keys = _full(policy, impl, maxsize)
+    return _get_loop(c, keys)
+
+
+@benchmark(params={"policy": ["lfu", "fifo", "ttl"], "impl": ["tradeoff", "cachebox", "cachetools"],
+                   "maxsize": [MAPPING_SIZE]},
+           compare="impl", inner_loops=MAPPING_SIZE, processes=8)
+def set_evict(policy, impl, maxsize):
+    """``c[k] = v`` of a new key into a full cache, for the other policies."""
+    c, keys = _full(policy, impl, maxsize)
+    fresh = list(range(maxsize, 2 * maxsize))
+    return _set_loop(c, (fresh, keys))
+
+
+# ------------------------------------------------------------------- replay
+
+def _replay_trace(seed: int) -> np.ndarray:
+    return cached_trace(zipf, seed=seed, **REPLAY)
+
+
+def _oracle_file(seed: int):
+    keys = _replay_trace(seed)
+    return cached_file("zipf-oracleGeneral", dict(seed=seed, **REPLAY), ".bin",
+                       lambda tmp: _peers.write_oracle_general(keys, tmp))
+
+
+@benchmark(params={"policy": ["lru", "fifo", "lfu"], "impl": ["tradeoff", "libcachesim"]},
+           compare="impl", inner_loops=REPLAY["n_requests"], processes=6)
+def replay(policy, impl, seed):
+    """One whole replay of the 10M-request Zipf trace at capacity 100k (time per request).
+
+    tradeoff replays the numpy array; libCacheSim replays the same keys from an
+    oracleGeneral file (its reader and a fresh cache per call, hashpower 20)."""
+    if impl == "tradeoff":
+        trace = _replay_trace(seed)
+        return lambda: _replay(trace, policy, REPLAY_CAPACITY)
+    _peers.require("libcachesim", "libCacheSim replay")
+    return _peers.libcachesim_replayer(_oracle_file(seed), REPLAY_CAPACITY, policy, hashpower=20)
+
+
+@scenario(params={"policy": ["lru", "fifo", "lfu"], "impl": ["tradeoff", "libcachesim"]}, compare="impl")
+def replay_agreement(policy, impl, seed):
+    """Misses of each replay of the 10M-request trace (LRU and FIFO must be equal)."""
+    if impl == "tradeoff":
+        trace = _replay_trace(seed)
+        t0 = time.perf_counter()
+        r = _replay(trace, policy, REPLAY_CAPACITY)
+        dt = time.perf_counter() - t0
+        return {"miss_ratio": r.miss_ratio, "misses": r.misses, "requests": r.requests,
+                "mreq_per_s": r.requests / dt / 1e6}
+    _peers.require("libcachesim", "libCacheSim replay")
+    rep = _peers.libcachesim_replayer(_oracle_file(seed), REPLAY_CAPACITY, policy, hashpower=20)
+    t0 = time.perf_counter()
+    misses = rep()
+    dt = time.perf_counter() - t0
+    return {"miss_ratio": misses / rep.requests, "misses": misses, "requests": rep.requests,
+            "mreq_per_s": rep.requests / dt / 1e6}
+
+
+# ------------------------------------------------------------- hit ratios
+
+WORKLOAD = dict(n_requests=1_000_000, n_objects=100_000)
+
+
+@lru_cache(maxsize=8)
+def _workload(name: str, seed: int) -> np.ndarray:
+    if name == "zipf":
+        return zipf(alpha=1.0, seed=seed, **WORKLOAD)
+    if name == "uniform":
+        return uniform(seed=seed, **WORKLOAD)
+    if name == "scan":
+        return scan(seed=seed, **WORKLOAD)
+    if name == "hotspot":
+        return hotspot(alpha=1.0, seed=seed, **WORKLOAD)
+    raise ValueError(name)
+
+
+@scenario(params={"workload": ["zipf", "hotspot", "uniform", "scan"], "capacity": [1_000, 10_000],
+                  "policy": ["lru", "lfu", "fifo"]}, compare="policy")
+def hit_ratio(workload, capacity, policy, seed):
+    """Hit ratio of each policy on 1M requests over 100k objects."""
+    r = _replay(_workload(workload, seed), policy, capacity)
+    return {"hit_ratio": r.hit_ratio, "hits": r.hits}
+
+
+@scenario(params={"capacity": [10_000, 100_000, 1_000_000]})
+def replay_memory(capacity, seed):
+    """Peak memory a replay allocates (tracemalloc), beyond the trace itself."""
+    trace = _replay_trace(seed)
+    tracemalloc.start()
+    try:
+        r = _replay(trace, "lru", capacity)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return {"peak_bytes": peak, "bytes_per_slot": peak / capacity, "kernel_bytes": r.memory_bytes,
+            "trace_bytes": trace.nbytes}
