@@ -79,6 +79,7 @@ cdef class _TTL(_Cache):
     cdef double* expires        # slot -> time at which it expires
     cdef double _ttl
     cdef object _timer
+    cdef bint native_clock      # the timer is time.monotonic: read the clock in C
     cdef double now             # the timer's reading for the current operation
 
 

@@ -14,6 +14,7 @@ cimport cython
 from cpython.mem cimport PyMem_RawRealloc, PyMem_RawFree
 from cpython.ref cimport PyObject
 from libc.stdint cimport int32_t, int64_t
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 import numpy as np
 
@@ -251,6 +252,12 @@ def _check_maxsize(maxsize):
     return maxsize
 
 
+cdef int _miss(_Cache c, object key) except -1:
+    """Count a miss and raise KeyError (kept out of line: the hit path stays small)."""
+    c.misses += 1
+    raise KeyError(key)
+
+
 @cython.final
 @cython.freelist(32)
 cdef class _Node:
@@ -372,8 +379,7 @@ cdef class _Cache:
             self._purge()
         cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
         if found == NULL:
-            self.misses += 1
-            raise KeyError(key)
+            _miss(self, key)
         self.hits += 1
         order_touch(&self.order, (<_Node>found).slot)
         return (<_Node>found).value
@@ -513,6 +519,15 @@ cdef class _LRU(_Cache):
     def __init__(self, maxsize):
         self._setup(POL_LRU, maxsize)
 
+    def __getitem__(self, key):
+        # the hottest path of all: the LRU move written out, no policy switch
+        cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
+        if found == NULL:
+            _miss(self, key)
+        self.hits += 1
+        dl_move_before(&self.order.lst, 0, (<_Node>found).slot)
+        return (<_Node>found).value
+
 
 cdef class _FIFO(_Cache):
     def __init__(self, maxsize):
@@ -543,6 +558,9 @@ cdef class _TTL(_Cache):
         self._setup(POL_LRU, maxsize)
         self._ttl = ttl
         self._timer = timer
+        # time.monotonic is clock_gettime(CLOCK_MONOTONIC) on POSIX: read it
+        # directly, with the same conversion to float seconds
+        self.native_clock = timer is time.monotonic and time.get_clock_info("monotonic").implementation == "clock_gettime(CLOCK_MONOTONIC)"
         self.timed = True
         dl_resize(&self.exp, self.order.cap + 1)
         _realloc(<void**>&self.expires, (self.order.cap + 1) * sizeof(double))
@@ -570,7 +588,12 @@ cdef class _TTL(_Cache):
     cdef int _purge(self) except -1:
         """Read the timer once and drop every expired item (oldest set first)."""
         cdef int32_t s
-        self.now = self._timer()
+        cdef timespec ts
+        if self.native_clock:
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            self.now = <double>(<int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec) / 1e9
+        else:
+            self.now = self._timer()
         s = self.exp.links[0].next
         while s != 0 and self.now >= self.expires[s]:
             self._remove(s)

@@ -127,7 +127,9 @@ def _pyperf_args(opts: RunOptions, case: Case, out: str) -> list[str]:
         cmd.append("--fast")
     elif opts.mode == "rigorous":
         cmd.append("--rigorous")
-    inherit = [v for v in ("TRADEOFF_DATA_DIR", "TRADEOFF_TRACES") if v in os.environ]
+    # pyperf gives workers a minimal environment; pass on what changes results
+    inherit = [v for v in ("TRADEOFF_DATA_DIR", "TRADEOFF_TRACES", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                           "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS") if v in os.environ]
     if inherit:
         cmd.append("--inherit-environ=" + ",".join(inherit))
     cmd += ["--quiet", "--output", out, *opts.extra_pyperf_args]

@@ -51,7 +51,17 @@ def _pass_own_args(cmd: list[str], args) -> None:
         cmd.extend(["--default-values", str(args.default_values)])
 
 
+# Set before numpy loads: OpenBLAS's idle worker threads spin for a while, and on a
+# 2-core machine they steal the second core from the benchmark (seen in callgrind
+# as blas_thread_server running during a pure-Python loop). No suite times BLAS.
+_SINGLE_THREADED = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def main(argv: list[str] | None = None) -> None:
+    import os
+
+    for var in _SINGLE_THREADED:
+        os.environ.setdefault(var, "1")
     import pyperf
 
     from .errors import Skip, UserError
