@@ -46,8 +46,9 @@ setup(
         extensions,
         compiler_directives=directives,
         include_path=["src"],
-        # A debug build must not reuse C files generated with other directives.
-        force=DEBUG,
+        # generated C goes to build/, one folder per mode, so that a debug build
+        # never reuses C generated with other directives (and src/ stays clean)
+        build_dir="build/cython-debug" if DEBUG else "build/cython",
         quiet=True,
     ),
 )

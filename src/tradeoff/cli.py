@@ -115,6 +115,9 @@ def run(suite, patterns, params, mode, processes, values, seed, output, list_onl
 
         click.echo(render_path(outcome.path, fmt))
     if outcome.interrupted:
+        if quiet:  # the progress lines, which say so otherwise, are off
+            click.echo(f"tradeoff: interrupted: kept {len(outcome.done)} of {outcome.planned} cases"
+                       + (f" in {outcome.path}" if outcome.path else ", nothing written"), err=True)
         return EXIT_INTERRUPTED
     if outcome.failed:
         click.echo(f"tradeoff: {len(outcome.failed)} case(s) failed: "

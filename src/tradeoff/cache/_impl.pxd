@@ -56,6 +56,7 @@ cdef class _Cache:
     cdef int _purge(self) except -1
     cdef int _on_store(self, Py_ssize_t slot, bint new) except -1
     cdef int _on_drop(self, Py_ssize_t slot) except -1
+    cdef int _on_clear(self) except -1
     cdef int _grow(self) except -1
     cdef int _remove(self, Py_ssize_t slot) except -1
     cdef int _store(self, object key, object value) except -1

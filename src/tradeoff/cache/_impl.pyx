@@ -13,8 +13,14 @@ tail of the bucket of count c.
 cimport cython
 from cpython.mem cimport PyMem_RawRealloc, PyMem_RawFree
 from cpython.ref cimport PyObject
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
 from libc.stdint cimport int32_t, int64_t
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+
+import math
+import numbers
+import time
 
 import numpy as np
 
@@ -28,7 +34,8 @@ cdef extern from "Python.h":
 
 cdef object _MISSING = object()
 
-# the largest maxsize: slots and LFU buckets are int32 indexes
+# the most items a cache holds (any larger maxsize is accepted and means "no
+# limit below this"): slots and LFU buckets are int32 indexes
 MAX_SIZE = (1 << 30)
 
 
@@ -247,8 +254,8 @@ def _check_maxsize(maxsize):
         raise TypeError(f"maxsize must be an int, got {maxsize!r}")
     if maxsize < 1:
         raise ValueError(f"maxsize must be > 0, got {maxsize}")
-    if maxsize > MAX_SIZE:
-        raise ValueError(f"maxsize must be <= {MAX_SIZE}, got {maxsize}")
+    if maxsize > PY_SSIZE_T_MAX:
+        raise ValueError(f"maxsize must be <= {PY_SSIZE_T_MAX}, got {maxsize}")
     return maxsize
 
 
@@ -265,6 +272,7 @@ cdef class _Node:
     pass
 
 
+@cython.no_gc_clear
 cdef class _Cache:
     """Shared machinery of the mapping caches: a dict from key to node, nodes by
     slot, and an eviction order over the slots."""
@@ -284,6 +292,8 @@ cdef class _Cache:
         PyMem_RawFree(self.nodes)
 
     cdef int _setup(self, int kind, object maxsize) except -1:
+        if self.order.lst.links != NULL:
+            raise RuntimeError(f"{type(self).__name__} is already initialized")
         self._maxsize = _check_maxsize(maxsize)
         order_init(&self.order, kind, min(self._maxsize, 8))
         _realloc(<void**>&self.nodes, (self.order.cap + 1) * sizeof(PyObject*))
@@ -304,8 +314,13 @@ cdef class _Cache:
     cdef int _on_drop(self, Py_ssize_t slot) except -1:
         return 0
 
+    cdef int _on_clear(self) except -1:
+        return 0
+
     cdef int _grow(self) except -1:
-        cdef Py_ssize_t cap = min(max(2 * self.order.cap, 8), self._maxsize)
+        cdef Py_ssize_t cap = min(max(2 * self.order.cap, 8), self._maxsize, MAX_SIZE)
+        if cap <= self.order.cap:
+            raise OverflowError(f"a cache holds at most {MAX_SIZE} items")
         order_reserve(&self.order, cap)
         _realloc(<void**>&self.nodes, (cap + 1) * sizeof(PyObject*))
         return 0
@@ -328,9 +343,12 @@ cdef class _Cache:
         cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
         cdef _Node node
         cdef Py_ssize_t slot
-        cdef object old_key
+        cdef object old_key, old_value
         if found != NULL:
             node = <_Node>found
+            # the old value is released when this function returns, after every
+            # structure is consistent again: its __del__ may use the cache
+            old_value = node.value
             node.value = value
             order_touch(&self.order, node.slot)
             self._on_store(node.slot, False)
@@ -340,6 +358,7 @@ cdef class _Cache:
             slot = order_victim(&self.order)
             node = <_Node>self.nodes[slot]
             old_key = node.key
+            old_value = node.value          # released on return, as above
             self.index[key] = node          # first, so that a failure changes nothing
             del self.index[old_key]
             node.key = key
@@ -475,13 +494,18 @@ cdef class _Cache:
     def clear(self):
         """Remove every item (hits and misses are kept)."""
         cdef Py_ssize_t s
+        # empty every structure first; the items are released last, when the
+        # old index goes (a value's __del__ may use the cache)
+        old_index = self.index
+        self.index = {}
         for s in range(1, self.fresh):
             self.nodes[s] = NULL
-        self.index.clear()
         order_clear(&self.order)
+        self._on_clear()
         self.size = 0
         self.fresh = 1
         self.free_head = 0
+        old_index.clear()
 
     def _check(self):
         """Assert the internal invariants: list links, index, nodes and slots agree."""
@@ -545,18 +569,15 @@ cdef class _TTL(_Cache):
         self.exp.n = 0
         self.expires = NULL
 
-    def __init__(self, maxsize, ttl, timer=None):
-        import time
-        if timer is None:
-            timer = time.monotonic
-        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+    def __init__(self, maxsize, ttl, timer=time.monotonic):
+        if isinstance(ttl, bool) or not isinstance(ttl, numbers.Real):
             raise TypeError(f"ttl must be a number of seconds, got {ttl!r}")
-        if not (ttl > 0) or ttl == float("inf"):
+        if not (ttl > 0) or not math.isfinite(ttl):
             raise ValueError(f"ttl must be > 0 and finite, got {ttl!r}")
         if not callable(timer):
             raise TypeError(f"timer must be callable, got {timer!r}")
         self._setup(POL_LRU, maxsize)
-        self._ttl = ttl
+        self._ttl = float(ttl)
         self._timer = timer
         # time.monotonic is clock_gettime(CLOCK_MONOTONIC) on POSIX: read it
         # directly, with the same conversion to float seconds
@@ -613,9 +634,9 @@ cdef class _TTL(_Cache):
         dl_unlink(&self.exp, <int32_t>slot)
         return 0
 
-    def clear(self):
-        _Cache.clear(self)
+    cdef int _on_clear(self) except -1:
         dl_ring(&self.exp, 0)
+        return 0
 
     def _check(self):
         _Cache._check(self)
@@ -727,10 +748,12 @@ def replay(trace, policy, capacity):
         raise TypeError(f"capacity must be an int, got {capacity!r}")
     if capacity < 1:
         raise ValueError(f"capacity must be >= 1, got {capacity}")
-    if capacity > MAX_SIZE:
-        raise ValueError(f"capacity must be <= {MAX_SIZE}, got {capacity}")
     cdef Py_ssize_t n = trace.shape[0]
-    cdef Py_ssize_t cap = min(<Py_ssize_t>capacity, max(n, 1))
+    # a cache never holds more objects than the trace has requests
+    cdef Py_ssize_t cap = min(capacity, max(n, 1))
+    if cap > MAX_SIZE:
+        raise ValueError(f"replay holds at most {MAX_SIZE} objects, got capacity {capacity} "
+                         f"with {n} requests")
     cdef const int64_t[::1] keys = np.ascontiguousarray(trace).view(np.int64)
     cdef Order o
     cdef I64Table t

@@ -278,8 +278,9 @@ def expand(specs: list[Spec], overrides: dict[str, list[str]] | None = None,
            patterns: list[str] | None = None) -> list[Case]:
     """Every case of the specs, with param overrides applied, filtered by -k patterns.
 
-    A pattern with ``*``, ``?`` or ``[`` is a glob on the case name; otherwise a
-    substring. Several patterns select what any of them selects.
+    A pattern selects the cases whose name contains it; one with ``*``, ``?`` or ``[``
+    also selects the names it matches as a glob. Several patterns select what any of
+    them selects.
     """
     overrides = overrides or {}
     used = set()
@@ -301,10 +302,11 @@ def expand(specs: list[Spec], overrides: dict[str, list[str]] | None = None,
     if patterns:
         def match(name: str) -> bool:
             for pat in patterns:
-                if any(ch in pat for ch in "*?["):
-                    if fnmatch.fnmatchcase(name, pat):
-                        return True
-                elif pat in name:
+                # a substring first: a full case name such as ``f[n=10]`` has a "[" but is
+                # not meant as a glob (as one, "[n=10]" would be a character class)
+                if pat in name:
+                    return True
+                if any(ch in pat for ch in "*?[") and fnmatch.fnmatchcase(name, pat):
                     return True
             return False
 

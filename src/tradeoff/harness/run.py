@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -144,6 +145,25 @@ class CaseFailed(Exception):
     pass
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a pyperf master *and* its worker.
+
+    Killing the master alone leaves its worker running, orphaned, when the Ctrl-C
+    reached only this process (``kill -INT``, a notebook's interrupt). On SIGINT the
+    master kills its worker itself (pyperf's ``popen_killer``) and exits; it is killed
+    if it has not exited after a few seconds.
+    """
+    if os.name == "posix" and proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired, KeyboardInterrupt):
+            pass
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 def time_case(opts: RunOptions, case: Case, workdir: str):
     """Run one timed case under pyperf; return its pyperf Benchmark."""
     import pyperf
@@ -154,8 +174,7 @@ def time_case(opts: RunOptions, case: Case, workdir: str):
     try:
         stdout, stderr = proc.communicate()
     except BaseException:
-        proc.kill()
-        proc.wait()
+        _stop(proc)
         raise
     for line in stderr.splitlines():
         if line.startswith(SKIP_MARK):
@@ -211,6 +230,17 @@ def _fmt_metrics(metrics: dict) -> str:
     return ", ".join(parts)
 
 
+def _check_writable(path: Path) -> None:
+    """UserError unless a results file can be created at ``path`` (its folder is made)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UserError(f"cannot write results to {path}: {exc.strerror or exc}") from None
+
+
 def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
     """Run the selected cases and write the results file; see module docstring."""
     import pyperf
@@ -222,6 +252,7 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
     path = Path(opts.output) if opts.output else default_output(opts.suite)
     if path.exists() and path.is_dir():
         raise UserError(f"output is a directory: {path}")
+    _check_writable(path)  # before the run, not after it
     meta = run_metadata(opts)
     say = (lambda *a, **k: None) if opts.quiet else (lambda *a, **k: print(*a, file=log, flush=True, **k))
     benches = []
@@ -270,7 +301,10 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
             for b in benches:
                 b.update_metadata({"tradeoff_interrupted": 1})
         suite = pyperf.BenchmarkSuite(benches)
-        results.dump_suite(suite, path)
+        try:
+            results.dump_suite(suite, path)
+        except OSError as exc:
+            raise UserError(f"cannot write results to {path}: {exc.strerror or exc}") from None
         outcome.path = path
     elapsed = time.monotonic() - t_start
     summary = f"tradeoff: {len(done)} done"

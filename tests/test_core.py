@@ -1,0 +1,60 @@
+"""The shared int64 hash table against a dict, step by step (hypothesis state machine)."""
+import hypothesis.strategies as st
+from hypothesis import settings
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from tradeoff._core.table import Int64Table
+
+# a few keys that collide a lot in a small table, plus the extremes of int64
+KEYS = st.one_of(st.integers(0, 40), st.sampled_from([-1, -(2**63), 2**63 - 1, 2**40, -(2**40)]))
+VALUES = st.integers(0, 2**62)
+
+
+class TableMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.t = Int64Table(0)
+        self.model = {}
+
+    @rule(k=KEYS, v=VALUES)
+    def put(self, k, v):
+        self.t[k] = v
+        self.model[k] = v
+
+    @rule(k=KEYS)
+    def get(self, k):
+        assert self.t.get(k) == self.model.get(k, -1)
+
+    @rule(k=KEYS)
+    def pop(self, k):
+        assert self.t.pop(k) == self.model.pop(k, -1)
+
+    @invariant()
+    def same(self):
+        assert len(self.t) == len(self.model)
+        assert dict(self.t.items()) == self.model
+        self.t._check()
+
+
+TestTable = TableMachine.TestCase
+TestTable.settings = settings(max_examples=200, stateful_step_count=60, deadline=None)
+
+
+def test_grows_and_keeps_everything():
+    t = Int64Table(0)
+    n0 = t.nbuckets
+    for k in range(10_000):
+        t[k * 7919] = k
+    assert t.nbuckets > n0
+    assert all(t.get(k * 7919) == k for k in range(10_000))
+    t._check()
+
+
+def test_negative_values_rejected():
+    t = Int64Table()
+    try:
+        t[1] = -1
+    except ValueError as exc:
+        assert "-1" in str(exc)
+    else:
+        raise AssertionError("a negative value was accepted")
