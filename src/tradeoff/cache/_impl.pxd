@@ -13,6 +13,13 @@ cdef enum:
     POL_LFU = 2
 
 
+# A run of LFU items sharing one use count.
+ctypedef struct Bucket:
+    int64_t count               # the use count of every item in the bucket
+    int32_t head                # its least recent item
+    int32_t tail                # its most recent item; for a free bucket: the next free one
+
+
 # An eviction order over slots 1..cap. Node 0 of ``lst`` is the sentinel: the
 # list runs from the next victim (head) to the safest item (tail). LFU keeps the
 # list sorted by (count, last use) and marks each run of equal counts as a bucket.
@@ -20,10 +27,8 @@ ctypedef struct Order:
     int kind                    # POL_LRU, POL_FIFO or POL_LFU
     Py_ssize_t cap              # slots allocated: valid slots are 1..cap
     DList lst
-    int32_t* bucket_of          # LFU, per slot: the bucket (run of equal counts) it is in
-    int64_t* bcount             # LFU, per bucket: the use count shared by its items
-    int32_t* bhead              # LFU, per bucket: its least recent item
-    int32_t* btail              # LFU, per bucket: its most recent item; free buckets: next free
+    int32_t* bucket_of          # LFU, per slot: the bucket it is in
+    Bucket* buckets             # LFU: at most one bucket per item, so cap + 1 of them
     int32_t bfree               # LFU: first free bucket, -1 when none
 
 

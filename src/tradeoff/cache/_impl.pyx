@@ -56,9 +56,7 @@ cdef int order_init(Order* o, int kind, Py_ssize_t cap) except -1 nogil:
     o.lst.links = NULL
     o.lst.n = 0
     o.bucket_of = NULL
-    o.bcount = NULL
-    o.bhead = NULL
-    o.btail = NULL
+    o.buckets = NULL
     o.bfree = -1
     order_reserve(o, cap)
     dl_ring(&o.lst, 0)
@@ -73,17 +71,15 @@ cdef int order_reserve(Order* o, Py_ssize_t cap) except -1 nogil:
     dl_resize(&o.lst, cap + 1)
     if o.kind == POL_LFU:
         _realloc(<void**>&o.bucket_of, (cap + 1) * sizeof(int32_t))
-        _realloc(<void**>&o.bcount, (cap + 1) * sizeof(int64_t))
-        _realloc(<void**>&o.bhead, (cap + 1) * sizeof(int32_t))
-        _realloc(<void**>&o.btail, (cap + 1) * sizeof(int32_t))
+        _realloc(<void**>&o.buckets, (cap + 1) * sizeof(Bucket))
         # buckets o.cap+1 .. cap are new: push them on the free chain
         b = cap
         while b > o.cap:
-            o.btail[b] = o.bfree
+            o.buckets[b].tail = o.bfree
             o.bfree = <int32_t>b
             b -= 1
         if o.cap == 0:
-            o.btail[0] = o.bfree
+            o.buckets[0].tail = o.bfree
             o.bfree = 0
     o.cap = cap
     return 0
@@ -92,11 +88,9 @@ cdef int order_reserve(Order* o, Py_ssize_t cap) except -1 nogil:
 cdef void order_free(Order* o) noexcept nogil:
     dl_free(&o.lst)
     PyMem_RawFree(o.bucket_of)
-    PyMem_RawFree(o.bcount)
-    PyMem_RawFree(o.bhead)
-    PyMem_RawFree(o.btail)
-    o.bucket_of = o.bhead = o.btail = NULL
-    o.bcount = NULL
+    PyMem_RawFree(o.buckets)
+    o.bucket_of = NULL
+    o.buckets = NULL
     o.cap = 0
 
 
@@ -107,7 +101,7 @@ cdef void order_clear(Order* o) noexcept nogil:
         o.bfree = -1
         b = o.cap
         while b >= 0:
-            o.btail[b] = o.bfree
+            o.buckets[b].tail = o.bfree
             o.bfree = <int32_t>b
             b -= 1
 
@@ -115,30 +109,30 @@ cdef void order_clear(Order* o) noexcept nogil:
 cdef Py_ssize_t order_nbytes(const Order* o) noexcept nogil:
     cdef Py_ssize_t n = dl_nbytes(&o.lst)
     if o.kind == POL_LFU:
-        n += (o.cap + 1) * <Py_ssize_t>(3 * sizeof(int32_t) + sizeof(int64_t))
+        n += (o.cap + 1) * <Py_ssize_t>(sizeof(int32_t) + sizeof(Bucket))
     return n
 
 
 cdef inline void _lfu_new_bucket(Order* o, int64_t count, int32_t x) noexcept nogil:
     cdef int32_t b = o.bfree
-    o.bfree = o.btail[b]
-    o.bcount[b] = count
-    o.bhead[b] = x
-    o.btail[b] = x
+    o.bfree = o.buckets[b].tail
+    o.buckets[b].count = count
+    o.buckets[b].head = x
+    o.buckets[b].tail = x
     o.bucket_of[x] = b
 
 
 cdef inline void _lfu_detach(Order* o, int32_t x) noexcept nogil:
     """Take x out of its bucket's bounds (not out of the list); free an emptied bucket."""
     cdef int32_t b = o.bucket_of[x]
-    if o.bhead[b] == x:
-        if o.btail[b] == x:
-            o.btail[b] = o.bfree
+    if o.buckets[b].head == x:
+        if o.buckets[b].tail == x:
+            o.buckets[b].tail = o.bfree
             o.bfree = b
         else:
-            o.bhead[b] = o.lst.links[x].next
-    elif o.btail[b] == x:
-        o.btail[b] = o.lst.links[x].prev
+            o.buckets[b].head = o.lst.links[x].next
+    elif o.buckets[b].tail == x:
+        o.buckets[b].tail = o.lst.links[x].prev
 
 
 cdef inline void _lfu_insert(Order* o, int32_t x) noexcept nogil:
@@ -146,9 +140,9 @@ cdef inline void _lfu_insert(Order* o, int32_t x) noexcept nogil:
     cdef int32_t b
     if first != 0:
         b = o.bucket_of[first]
-        if o.bcount[b] == 1:
-            dl_insert_after(&o.lst, o.btail[b], x)
-            o.btail[b] = x
+        if o.buckets[b].count == 1:
+            dl_insert_after(&o.lst, o.buckets[b].tail, x)
+            o.buckets[b].tail = x
             o.bucket_of[x] = b
             return
     dl_insert_after(&o.lst, 0, x)
@@ -157,20 +151,20 @@ cdef inline void _lfu_insert(Order* o, int32_t x) noexcept nogil:
 
 cdef inline void _lfu_touch(Order* o, int32_t x) noexcept nogil:
     cdef int32_t b = o.bucket_of[x]
-    cdef int64_t c = o.bcount[b]
-    cdef int32_t t = o.btail[b]
+    cdef int64_t c = o.buckets[b].count
+    cdef int32_t t = o.buckets[b].tail
     cdef int32_t after = o.lst.links[t].next
     cdef int32_t nb = o.bucket_of[after] if after != 0 else -1
-    if nb >= 0 and o.bcount[nb] == c + 1:
+    if nb >= 0 and o.buckets[nb].count == c + 1:
         # join the next bucket as its most recent item
         _lfu_detach(o, x)
         dl_unlink(&o.lst, x)
-        dl_insert_after(&o.lst, o.btail[nb], x)
-        o.btail[nb] = x
+        dl_insert_after(&o.lst, o.buckets[nb].tail, x)
+        o.buckets[nb].tail = x
         o.bucket_of[x] = nb
-    elif o.bhead[b] == x and t == x:
+    elif o.buckets[b].head == x and t == x:
         # alone in its bucket and no bucket c+1: count up in place
-        o.bcount[b] = c + 1
+        o.buckets[b].count = c + 1
     else:
         # a new bucket c+1 right after this one's run
         _lfu_detach(o, x)
@@ -234,16 +228,16 @@ cdef int _order_check(const Order* o, Py_ssize_t size) except -1:
         if o.kind == POL_LFU:
             b = o.bucket_of[x]
             if b != prev_b:
-                assert o.bhead[b] == x, f"bucket {b} does not start at {x}"
+                assert o.buckets[b].head == x, f"bucket {b} does not start at {x}"
                 if prev_b >= 0:
-                    assert o.btail[prev_b] == o.lst.links[x].prev, f"bucket {prev_b} does not end before {x}"
-                    assert o.bcount[b] > prev_count, "LFU buckets out of order"
-                assert o.bcount[b] >= 1
+                    assert o.buckets[prev_b].tail == o.lst.links[x].prev, f"bucket {prev_b} does not end before {x}"
+                    assert o.buckets[b].count > prev_count, "LFU buckets out of order"
+                assert o.buckets[b].count >= 1
                 prev_b = b
-                prev_count = o.bcount[b]
+                prev_count = o.buckets[b].count
     assert n == size, f"list holds {n} items, cache says {size}"
     if o.kind == POL_LFU and prev_b >= 0:
-        assert o.btail[prev_b] == o.lst.links[0].prev, "last bucket does not end at the tail"
+        assert o.buckets[prev_b].tail == o.lst.links[0].prev, "last bucket does not end at the tail"
     return 0
 
 
