@@ -693,6 +693,7 @@ cdef int _replay_kernel(const int64_t[::1] trace, Order* o, I64Table* t, int64_t
     cdef Py_ssize_t i, n = trace.shape[0], hits = 0, used = 0
     cdef Py_ssize_t ahead = n - PREFETCH_DISTANCE
     cdef int64_t key, slot
+    cdef int32_t victim
     for i in range(n):
         if i < ahead:
             i64t_prefetch(t, trace[i + PREFETCH_DISTANCE])
@@ -709,6 +710,10 @@ cdef int _replay_kernel(const int64_t[::1] trace, Order* o, I64Table* t, int64_t
             slot = order_victim(o)
             i64t_pop(t, slot_key[slot])
             order_remove(o, <int32_t>slot)
+            # the next victim is known now: start loading its bucket, which the
+            # next miss (a few requests away) will remove
+            victim = order_victim(o)
+            i64t_prefetch(t, slot_key[victim])
         slot_key[slot] = key
         i64t_put(t, key, slot)
         order_insert(o, <int32_t>slot)
