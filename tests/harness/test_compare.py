@@ -183,7 +183,7 @@ def test_parse_threshold_good(text, value):
 
 
 @pytest.mark.parametrize("text", [
-    "abc", "", "5%%", "-5%", "0", "0%", "1000%", "10", "nan", "inf", "5e", "%5", "5 percent",
+    "abc", "", "5%%", "-5%", "0", "0%", "1000%", "10", "5", "1", "1.5", "nan", "inf", "5e", "%5", "5 percent",
     None, True, -0.1,
 ])
 def test_parse_threshold_bad(text):

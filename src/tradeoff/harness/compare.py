@@ -44,8 +44,9 @@ _THRESHOLD_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(%?)\s*$")
 def parse_threshold(text: Any) -> float:
     """``"5%"``, ``"5 %"``, ``"12.5%"`` or ``"0.05"`` as a fraction (0.05).
 
-    A bare number is a fraction, so ``"5"`` means 500%. The result must be above 0 and
-    below 10 (1000%); anything else raises UserError naming the value.
+    A bare number is a fraction and must be below 1 (``"5"`` is refused rather than read
+    as 500%). The result must be above 0 and below 10 (1000%); anything else raises
+    UserError naming the value.
 
     >>> parse_threshold("12.5%"), parse_threshold("0.05")
     (0.125, 0.05)
@@ -58,6 +59,9 @@ def parse_threshold(text: Any) -> float:
             raise UserError(f"bad threshold {text!r}: expected a percentage like 5% "
                             f"or a fraction like 0.05")
         value = float(m.group(1)) / (100.0 if m.group(2) else 1.0)
+        if not m.group(2) and value >= 1.0:
+            raise UserError(f"bad threshold {text!r}: a bare number is a fraction (0.05 is 5%); "
+                            f"write {m.group(1)}% for a percentage")
     if not (0.0 < value < 10.0):
         raise UserError(f"bad threshold {text!r}: must be above 0% and below 1000%")
     return value
