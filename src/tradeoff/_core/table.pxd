@@ -50,6 +50,27 @@ cdef inline int64_t i64t_get(const I64Table* t, int64_t key) noexcept nogil:
     return -1
 
 
+cdef inline int64_t i64t_find(const I64Table* t, int64_t key, uint64_t* pos) noexcept nogil:
+    """The value stored for key; or -1, with *pos set to the empty bucket where key
+    would go (for i64t_put_at: a miss then costs one probe sequence, not two)."""
+    cdef uint64_t i = hash_i64(key) & t.mask
+    cdef I64Entry* b = t.buckets
+    while b[i].value >= 0:
+        if b[i].key == key:
+            return b[i].value
+        i = (i + 1) & t.mask
+    pos[0] = i
+    return -1
+
+
+cdef inline void i64t_put_at(I64Table* t, uint64_t pos, int64_t key, int64_t value) noexcept nogil:
+    """Store a new key in the bucket i64t_find gave for it. Only valid while the table
+    is unchanged since that call and has room (size < limit): the caller sizes it."""
+    t.buckets[pos].key = key
+    t.buckets[pos].value = value
+    t.size += 1
+
+
 cdef inline void i64t_prefetch(const I64Table* t, int64_t key) noexcept nogil:
     """Ask the CPU to start loading key's home bucket (a hint; no effect on results).
     Replay loops know their future keys and call this a few requests ahead."""

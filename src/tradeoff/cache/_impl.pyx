@@ -15,7 +15,7 @@ from cpython.mem cimport PyMem_RawRealloc, PyMem_RawFree
 from cpython.ref cimport PyObject
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 import math
@@ -26,8 +26,8 @@ import numpy as np
 
 from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_after, dl_insert_before,
                                    dl_move_before, dl_nbytes, dl_resize, dl_ring, dl_unlink)
-from tradeoff._core.table cimport (I64Table, i64t_free, i64t_get, i64t_init, i64t_nbytes,
-                                   i64t_pop, i64t_prefetch, i64t_put)
+from tradeoff._core.table cimport (I64Table, i64t_find, i64t_free, i64t_init, i64t_nbytes,
+                                   i64t_pop, i64t_prefetch, i64t_put_at)
 
 cdef extern from "Python.h":
     PyObject* PyDict_GetItemWithError(object d, object key) except? NULL
@@ -694,11 +694,12 @@ cdef int _replay_kernel(const int64_t[::1] trace, Order* o, I64Table* t, int64_t
     cdef Py_ssize_t ahead = n - PREFETCH_DISTANCE
     cdef int64_t key, slot
     cdef int32_t victim
+    cdef uint64_t pos
     for i in range(n):
         if i < ahead:
             i64t_prefetch(t, trace[i + PREFETCH_DISTANCE])
         key = trace[i]
-        slot = i64t_get(t, key)
+        slot = i64t_find(t, key, &pos)
         if slot >= 0:
             hits += 1
             order_touch(o, <int32_t>slot)
@@ -706,8 +707,12 @@ cdef int _replay_kernel(const int64_t[::1] trace, Order* o, I64Table* t, int64_t
         if used < capacity:
             used += 1
             slot = used
+            i64t_put_at(t, pos, key, slot)
         else:
+            # the new key goes in first, where the probe left off (the table has
+            # room for capacity + 1), then the victim's key leaves
             slot = order_victim(o)
+            i64t_put_at(t, pos, key, slot)
             i64t_pop(t, slot_key[slot])
             order_remove(o, <int32_t>slot)
             # the next victim is known now: start loading its bucket, which the
@@ -715,7 +720,6 @@ cdef int _replay_kernel(const int64_t[::1] trace, Order* o, I64Table* t, int64_t
             victim = order_victim(o)
             i64t_prefetch(t, slot_key[victim])
         slot_key[slot] = key
-        i64t_put(t, key, slot)
         order_insert(o, <int32_t>slot)
     hits_out[0] = hits
     return 0
@@ -761,7 +765,7 @@ def replay(trace, policy, capacity):
     t.buckets = NULL
     order_init(&o, _POLICIES[policy], cap)
     try:
-        i64t_init(&t, cap)
+        i64t_init(&t, cap + 1)
         _realloc(<void**>&slot_key, (cap + 1) * sizeof(int64_t))
         nbytes = order_nbytes(&o) + i64t_nbytes(&t) + (cap + 1) * <Py_ssize_t>sizeof(int64_t)
         with nogil:
