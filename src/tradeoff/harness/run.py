@@ -286,7 +286,7 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
                 failed.append((case.name, str(exc)))
                 say(f"{prefix}: FAILED: {exc}")
                 continue
-            except Exception as exc:  # a user's scenario may raise anything
+            except (Exception, SystemExit) as exc:  # a user's scenario may raise anything, even sys.exit()
                 failed.append((case.name, f"{type(exc).__name__}: {exc}"))
                 say(f"{prefix}: FAILED: {type(exc).__name__}: {exc}")
                 continue

@@ -1,0 +1,392 @@
+"""The runner for real: pyperf workers, results files, skips, failures, Ctrl-C, and the gate.
+
+Every run here is real (pyperf workers as subprocesses) on a small suite file from
+``suites/``: ``tradeoff run`` called in-process, or in a subprocess where signals are
+sent. Timed cases use ``--processes 1 --values 1`` (about a second each) except in the
+gate test, which needs enough worker processes for the bootstrap to resample.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyperf
+import pytest
+
+import tradeoff
+from tradeoff.cli import main
+
+SUITES = Path(__file__).parent / "suites"
+QUICK = ["--processes", "1", "--values", "1"]
+
+
+def cli(*args) -> tuple[int, str, str]:
+    """Run ``tradeoff ARGS`` in-process; return (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = None
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code
+    assert isinstance(code, int), f"main() ended without an exit status: {code!r}"
+    return code, out.getvalue(), err.getvalue()
+
+
+def suite_copy(folder: Path, name: str) -> Path:
+    """Copy ``suites/NAME.py`` into ``folder``; return the copy's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dst = folder / f"{name}.py"
+    shutil.copyfile(SUITES / f"{name}.py", dst)
+    return dst
+
+
+def names(path) -> list[str]:
+    return [b.get_name() for b in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks()]
+
+
+def assert_no_traceback(text: str) -> None:
+    assert "Traceback" not in text, text
+
+
+# ------------------------------------------------------------ one real run of tiny.py
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The whole tiny suite (2 timed, 2 scenarios) run once: (suite file, results, code, out, err)."""
+    base = tmp_path_factory.mktemp("tiny")
+    suite = suite_copy(base / "one", "tiny")
+    results = base / "tiny.json"
+    code, out, err = cli("run", suite, *QUICK, "-o", results)
+    return suite, results, code, out, err
+
+
+def test_run_writes_a_pyperf_file(tiny):
+    suite, results, code, out, err = tiny
+    assert code == 0, err
+    assert results.is_file()
+    assert names(results) == ["summing[n=10]", "summing[n=20]", "metrics[k=1]", "metrics[k=2]"]
+    # pyperf's own tools read the file as it is
+    for cmd in (["stats", results], ["compare_to", results, results]):
+        proc = subprocess.run([sys.executable, "-m", "pyperf", *map(str, cmd)],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert "summing[n=10]" in proc.stdout
+
+
+def test_load_gives_one_row_per_case(tiny):
+    _, results, code, _, err = tiny
+    assert code == 0, err
+    df = tradeoff.load(results)
+    assert list(df.name) == ["summing[n=10]", "summing[n=20]", "metrics[k=1]", "metrics[k=2]"]
+    assert {"n", "k", "kind", "mean", "score", "seed_seen", "label", "seed"} <= set(df.columns)
+    timed = df[df.kind == "benchmark"]
+    scen = df[df.kind == "scenario"]
+    assert list(timed.n) == [10, 20] and timed.k.isna().all()
+    assert list(scen.k) == [1, 2] and scen.n.isna().all()
+    assert (timed["mean"] > 0).all() and (timed["n_values"] >= 1).all()
+    assert list(scen.score) == [2, 4]
+    assert list(scen.label) == ["k1", "k2"]
+    assert timed.score.isna().all()
+    # the seed: passed to the scenarios (default 42), recorded per case and for the run
+    assert list(scen.seed) == [42, 42] and list(scen.seed_seen) == [42, 42]
+    assert pyperf.BenchmarkSuite.load(str(results)).get_metadata()["tradeoff_run_seed"] == 42
+    assert set(df.suite) == {"tiny"}
+
+
+def test_progress_on_stderr_report_on_stdout(tiny):
+    _, results, code, out, err = tiny
+    assert code == 0
+    lines = err.splitlines()
+    assert lines[0].startswith("tradeoff: running 4 cases of tiny")
+    for i, name in enumerate(["summing[n=10]", "summing[n=20]", "metrics[k=1]", "metrics[k=2]"], 1):
+        assert any(ln.startswith(f"[{i}/4] {name}: ") for ln in lines), err
+    assert any(ln.startswith("[3/4] metrics[k=1]: score=2") for ln in lines), err
+    assert lines[-1].startswith("tradeoff: 4 done") and str(results) in lines[-1]
+    # the report goes to stdout, the progress does not
+    assert "summing[n=20]" in out and "[1/4]" not in out
+
+
+def test_quiet_silences_progress(tmp_path):
+    suite = suite_copy(tmp_path, "tiny")
+    code, out, err = cli("run", suite, "-k", "metrics", "--quiet", "-o", tmp_path / "q.json")
+    assert code == 0
+    assert err == ""
+    assert "metrics" in out                         # the report still prints
+    assert names(tmp_path / "q.json") == ["metrics[k=1]", "metrics[k=2]"]
+
+
+def test_name_does_not_depend_on_the_path(tiny, tmp_path):
+    _, first, code, _, _ = tiny
+    assert code == 0
+    suite = suite_copy(tmp_path / "elsewhere" / "deeper", "tiny")
+    second = tmp_path / "second.json"
+    code, _, err = cli("run", suite, *QUICK, "-k", "summing[n=10]", "-k", "metrics", "-o", second,
+                       "--format", "none")
+    assert code == 0, err
+    assert names(second) == ["summing[n=10]", "metrics[k=1]", "metrics[k=2]"]
+    assert set(names(second)) <= set(names(first))
+    assert set(tradeoff.load(second).suite) == {"tiny"}
+    # and so the two runs compare: nothing is "only in" one of them but summing[n=20]
+    code, out, err = cli("compare", first, second)
+    assert code == 0, err
+    assert "only in base" in out and "summing[n=20]" in out and "only in current" not in out
+
+
+# ------------------------------------------------------------ selection, --list, -p
+
+def listed(*args) -> list[str]:
+    code, out, err = cli("run", SUITES / "tiny.py", "--list", *args)
+    assert code == 0, err
+    return [ln.split()[-1] for ln in out.splitlines()]
+
+
+def test_list_shows_cases_without_running(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("run", SUITES / "tiny.py", "--list", "-o", tmp_path / "x.json")
+    assert code == 0, err
+    assert out.splitlines() == ["benchmark summing[n=10]", "benchmark summing[n=20]",
+                                "scenario  metrics[k=1]", "scenario  metrics[k=2]"]
+    assert err == ""
+    assert list(tmp_path.iterdir()) == []           # no results file, no results/ folder
+    # `tradeoff list SUITE` says the same
+    code, out2, _ = cli("list", SUITES / "tiny.py")
+    assert code == 0 and out2 == out
+
+
+@pytest.mark.parametrize("patterns, expected", [
+    (["n=1"], ["summing[n=10]"]),                                     # substring
+    (["metrics"], ["metrics[k=1]", "metrics[k=2]"]),
+    (["summing*"], ["summing[n=10]", "summing[n=20]"]),               # glob
+    (["*[[]k=2]"], ["metrics[k=2]"]),                                 # glob, escaped bracket
+    (["*=2?]"], ["summing[n=20]"]),
+    (["summing[n=20]"], ["summing[n=20]"]),                           # a full name, as printed
+    (["n=10", "k=2"], ["summing[n=10]", "metrics[k=2]"]),             # any of several
+])
+def test_k_selects(patterns, expected):
+    args = [a for p in patterns for a in ("-k", p)]
+    assert listed(*args) == expected
+
+
+def test_param_override():
+    assert listed("-p", "n=5,1_000") == ["summing[n=5]", "summing[n=1000]", "metrics[k=1]", "metrics[k=2]"]
+    assert listed("-p", "n=7", "-p", "k=3") == ["summing[n=7]", "metrics[k=3]"]
+
+
+def test_param_override_runs_with_the_new_values(tmp_path):
+    out_file = tmp_path / "p.json"
+    code, _, err = cli("run", SUITES / "tiny.py", "-k", "metrics", "-p", "k=3,5", "--seed", "7",
+                       "-o", out_file, "--format", "none")
+    assert code == 0, err
+    df = tradeoff.load(out_file)
+    assert list(df.k) == [3, 5] and list(df.score) == [6, 10]
+    assert list(df.seed) == [7, 7] and list(df.seed_seen) == [7, 7]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["-p", "n=abc"], "bad param n='abc'"),
+    (["-p", "n=1.5"], "bad param n='1.5'"),
+    (["-p", "nope=1"], "unknown param 'nope'"),
+    (["-p", "n"], "bad param 'n'"),
+    (["-p", "=3"], "bad param '=3'"),
+    (["-k", "no_such_case"], "matches -k"),
+])
+@pytest.mark.parametrize("list_only", [True, False])
+def test_bad_selection_is_one_line_and_status_2(tmp_path, args, needle, list_only):
+    extra = ["--list"] if list_only else ["-o", tmp_path / "never.json"]
+    code, out, err = cli("run", SUITES / "tiny.py", *args, *extra)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("tradeoff: error: ") and needle in err, err
+    assert not (tmp_path / "never.json").exists()
+
+
+# ------------------------------------------------------------ skips and failures
+
+def test_skip_is_reported_and_the_rest_runs(tmp_path):
+    out_file = tmp_path / "s.json"
+    code, _, err = cli("run", SUITES / "skipping.py", *QUICK, "-o", out_file, "--format", "none")
+    assert code == 0, err
+    assert "needs_peer: skipped: peer x not installed" in err          # timed: skip in a worker
+    assert "needs_peer_too: skipped: peer y not installed" in err      # scenario: in-process
+    assert "1 done, 2 skipped" in err
+    assert_no_traceback(err)
+    assert names(out_file) == ["fine"]
+
+
+def test_failed_setup_is_reported_and_the_rest_is_kept(tmp_path):
+    out_file = tmp_path / "b.json"
+    code, out, err = cli("run", SUITES / "broken.py", *QUICK, "-o", out_file)
+    assert code == 1
+    lines = err.splitlines()
+    bad = [ln for ln in lines if "bad_setup: FAILED:" in ln]
+    assert len(bad) == 1 and "ValueError" in bad[0] and "bad setup: table has no rows" in bad[0], err
+    assert any("bad_scenario: FAILED: ValueError: scenario exploded" in ln for ln in lines), err
+    assert any("exits: FAILED: SystemExit: 0" in ln for ln in lines), err   # not the end of the run
+    assert "2 done, 3 failed" in err
+    assert lines[-1].startswith("tradeoff: 3 case(s) failed: bad_setup: ")
+    assert_no_traceback(err)
+    assert names(out_file) == ["ok_bench", "ok_scenario"]
+    assert "ok_bench" in out                                             # the report of what ran
+
+
+# ------------------------------------------------------------ Ctrl-C keeps what finished
+
+def interrupted_flags(path) -> list:
+    return [b.get_metadata().get("tradeoff_interrupted")
+            for b in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks()]
+
+
+def test_interrupt_keeps_what_finished(tmp_path):
+    out_file = tmp_path / "i.json"
+    code, out, err = cli("run", SUITES / "interrupted.py", *QUICK, "-o", out_file)
+    assert code == 130
+    assert "[3/4] ctrl_c: interrupted" in err
+    assert err.splitlines()[-1] == f"tradeoff: interrupted: kept 2 of 4 cases in {out_file}"
+    assert names(out_file) == ["first", "second"]
+    assert interrupted_flags(out_file) == [1, 1]
+    assert "first" in out                                               # the report of what ran
+
+
+def test_interrupt_says_so_even_when_quiet(tmp_path):
+    out_file = tmp_path / "i.json"
+    code, _, err = cli("run", SUITES / "interrupted.py", "-k", "first", "-k", "ctrl_c", "--quiet",
+                       "-o", out_file, "--format", "none")
+    assert code == 130
+    assert err == f"tradeoff: interrupted: kept 1 of 2 cases in {out_file}\n"
+    assert names(out_file) == ["first"] and interrupted_flags(out_file) == [1]
+
+
+def test_an_interrupt_before_anything_finished_writes_nothing(tmp_path):
+    out_file = tmp_path / "i.json"
+    code, _, err = cli("run", SUITES / "interrupted.py", "-k", "ctrl_c", "-o", out_file)
+    assert code == 130
+    assert "nothing written" in err.splitlines()[-1]
+    assert not out_file.exists()
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes that contain ``text`` (Linux /proc)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/stat") as fh:
+                state = fh.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmd and state != "Z":
+            found.append(cmd)
+    return found
+
+
+def _timing_worker(suite: Path) -> bool:
+    """Whether a pyperf worker (not the calibration one) is timing a case of ``suite``."""
+    return any("--worker " in cmd and "--calibrate" not in cmd
+               for cmd in _processes_mentioning(str(suite)))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals to process groups, /proc")
+@pytest.mark.parametrize("target", ["group", "main"])
+def test_real_ctrl_c_during_a_timed_case(tmp_path, target):
+    """SIGINT while a pyperf worker times ``slow``: to the whole process group (a terminal's
+    Ctrl-C) or to the tradeoff process alone (``kill -INT``, a notebook's interrupt). Either
+    way the finished scenario is kept, the exit status is 130, and no pyperf process is left
+    running (the worker would otherwise go on for about 3 s)."""
+    suite = suite_copy(tmp_path, "sleepy")
+    out_file = tmp_path / "sleepy.json"
+    src = str(Path(tradeoff.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "tradeoff", "run", str(suite), "--processes", "1",
+                             "--values", "5", "-o", str(out_file)], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not _timing_worker(suite):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.05)
+        if target == "group":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "[1/3] first: value=1" in err and "[2/3] slow: interrupted" in err
+    assert err.splitlines()[-1] == f"tradeoff: interrupted: kept 1 of 3 cases in {out_file}"
+    assert_no_traceback(err)
+    assert names(out_file) == ["first"] and interrupted_flags(out_file) == [1]
+    deadline = time.monotonic() + 1.0                # time for init to reap them
+    while _processes_mentioning(str(suite)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_mentioning(str(suite)) == []
+
+
+def test_unwritable_output_fails_before_running(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, out, err = cli("run", SUITES / "tiny.py", "-k", "metrics", "-o", blocker / "x.json")
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("tradeoff: error: cannot write results to "), err
+    assert out == ""
+
+
+# ------------------------------------------------------------ the gate, for real
+
+# 10 worker processes x 2 values of about 20-40 ms each (pyperf --min-time 0.02, which the
+# CLI does not expose, hence the harness API for the runs; the compares go through the
+# CLI): about 8 s per run here. Measured on this machine against 6 x 3 at 0.02 s and
+# 4 x 3 at pyperf's default 0.1 s: fewer false alarms, and the untouched benchmarks
+# were "no change" more often. The bootstrap needs many processes more than many values.
+GATE = dict(processes=10, values=2, extra_pyperf_args=["--min-time", "0.02"])
+
+
+def _gate_run(folder: Path, out: Path, factors: dict) -> None:
+    from tradeoff.harness.run import RunOptions, run
+
+    (folder / "factor.json").write_text(json.dumps(factors))
+    outcome = run(RunOptions(suite=str(folder / "slowable.py"), output=str(out), quiet=True, **GATE))
+    assert outcome.done == ["bench_a", "bench_b", "bench_c", "bench_d"], outcome
+    assert names(out) == outcome.done
+
+
+def test_gate_aa_passes_and_a_slowdown_fails(tmp_path):
+    """Three real runs of four 15-40 us benchmarks: A, A again, then bench_b 1.3x slower.
+
+    ``tradeoff compare A A2`` must exit 0 (no false alarm); ``tradeoff compare A B`` must
+    exit 1, call bench_b slower and the three others "no change". On a 2-core machine
+    shared with other CPU-bound work this is not reliable: a neighbour's load that changes
+    between two runs shifts a whole run by 10-40%, which no resampling within a file can
+    see. Measured rates are in the report that came with this test.
+    """
+    suite_copy(tmp_path, "slowable")
+    a, a2, b = tmp_path / "a.json", tmp_path / "a2.json", tmp_path / "b.json"
+    _gate_run(tmp_path, a, {})
+    _gate_run(tmp_path, a2, {})
+    _gate_run(tmp_path, b, {"bench_b": 1.3})
+
+    code, out, err = cli("compare", a, a2)
+    assert code == 0, f"A/A false alarm:\n{out}{err}"
+    assert "0 slower" in out
+
+    code, out, err = cli("compare", a, b)
+    assert code == 1, f"missed a 1.3x slowdown of bench_b:\n{out}{err}"
+    verdicts = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith("bench_")}
+    assert set(verdicts) == {"bench_a", "bench_b", "bench_c", "bench_d"}, out
+    assert verdicts["bench_b"].endswith("slower") and "x slower [" in verdicts["bench_b"], out
+    for other in ("bench_a", "bench_c", "bench_d"):
+        assert verdicts[other].endswith("no change"), out
+    assert "1 slower, 0 faster, 3 no change" in out
