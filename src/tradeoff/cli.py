@@ -82,8 +82,11 @@ def list_cmd(suite: str | None, patterns: tuple[str, ...], params: tuple[str, ..
               help="Only cases whose name contains PATTERN (a glob if it has * ? or [). Repeatable.")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=V1,V2",
               help="Override the values of a param, e.g. -p maxsize=1000,10000. Repeatable.")
-@click.option("--fast", "mode", flag_value="fast", help="pyperf --fast: rough numbers quickly.")
-@click.option("--rigorous", "mode", flag_value="rigorous", help="pyperf --rigorous: more processes, more precise.")
+@click.option("--fast", "mode", flag_value="fast",
+              help="pyperf --fast: max(N/2, 3) processes of 2 values each; rough numbers quickly.")
+@click.option("--rigorous", "mode", flag_value="rigorous", help="pyperf --rigorous: 2N processes; more precise.")
+@click.option("--min-time", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="pyperf --min-time: the least time one value may take (default 0.1).")
 @click.option("--processes", type=click.IntRange(min=1), default=None,
               help="pyperf worker processes per benchmark (before --fast/--rigorous scaling).")
 @click.option("--values", type=click.IntRange(min=1), default=None, help="Values per worker process.")
@@ -94,7 +97,8 @@ def list_cmd(suite: str | None, patterns: tuple[str, ...], params: tuple[str, ..
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "none"]), default="table",
               show_default=True, help="The report printed at the end.")
-def run(suite, patterns, params, mode, processes, values, seed, output, list_only, quiet, fmt) -> int:
+def run(suite, patterns, params, mode, min_time, processes, values, seed, output, list_only, quiet,
+        fmt) -> int:
     """Run SUITE (a built-in name such as cache, or a path to a .py file).
 
     Timed benchmarks run in pyperf worker processes; scenarios compute their
@@ -104,7 +108,8 @@ def run(suite, patterns, params, mode, processes, values, seed, output, list_onl
     from .harness.run import RunOptions, run as do_run, select
 
     opts = RunOptions(suite=suite, patterns=list(patterns), params=list(params), mode=mode or "default",
-                      processes=processes, values=values, seed=seed, output=output, quiet=quiet)
+                      processes=processes, values=values, seed=seed, output=output, quiet=quiet,
+                      extra_pyperf_args=[f"--min-time={min_time}"] if min_time else [])
     if list_only:
         for case in select(opts):
             click.echo(f"{case.kind:<9} {case.name}")

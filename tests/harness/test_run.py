@@ -297,11 +297,11 @@ def _timing_worker(suite: Path) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals to process groups, /proc")
-@pytest.mark.parametrize("target", ["group", "main"])
+@pytest.mark.parametrize("target", ["group", "main", "term"])
 def test_real_ctrl_c_during_a_timed_case(tmp_path, target):
     """SIGINT while a pyperf worker times ``slow``: to the whole process group (a terminal's
-    Ctrl-C) or to the tradeoff process alone (``kill -INT``, a notebook's interrupt). Either
-    way the finished scenario is kept, the exit status is 130, and no pyperf process is left
+    Ctrl-C) or to the tradeoff process alone (``kill -INT``, a notebook's interrupt); or
+    SIGTERM to the tradeoff process (a CI timeout). Each way the finished scenario is kept, the exit status is 130, and no pyperf process is left
     running (the worker would otherwise go on for about 3 s)."""
     suite = suite_copy(tmp_path, "sleepy")
     out_file = tmp_path / "sleepy.json"
@@ -317,6 +317,8 @@ def test_real_ctrl_c_during_a_timed_case(tmp_path, target):
             time.sleep(0.05)
         if target == "group":
             os.killpg(proc.pid, signal.SIGINT)
+        elif target == "term":
+            os.kill(proc.pid, signal.SIGTERM)
         else:
             os.kill(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=30)

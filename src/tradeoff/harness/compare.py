@@ -5,15 +5,20 @@ the ratio of the means, current / base (above 1 is slower), a hierarchical boots
 interval for it over pyperf's worker processes, and a Mann-Whitney p-value over all
 values (see :mod:`tradeoff.harness.stats`). A benchmark is called
 
-* ``slower`` iff p < alpha, the whole interval lies above 1, and ratio > 1 + threshold;
-* ``faster`` iff p < alpha, the whole interval lies below 1, and ratio < 1 / (1 + threshold);
+* ``slower`` iff p < alpha and the whole interval lies above 1 + threshold;
+* ``faster`` iff p < alpha and the whole interval lies below 1 / (1 + threshold);
 * ``no change`` otherwise.
 
-All three must agree. The p-value alone would flag tiny, real but irrelevant shifts, and
-it treats values from one process as independent; the interval resamples processes, so
-a difference between processes is not mistaken for an effect; the threshold sets the
-smallest change worth failing a build for. The interval's confidence level is
-``1 - alpha``, so that both tests are held to the same standard.
+Both must agree. The p-value alone would flag tiny, real but irrelevant shifts, and it
+treats values from one process as independent; the interval resamples processes, so a
+difference between processes is not mistaken for an effect. The threshold is held to
+the interval, not to the point estimate: the slowdown must be *significantly* beyond it.
+That matters on a shared machine, where two runs minutes apart can differ by 10% as a
+whole (a shift that resampling within one file cannot see): measured on this project's
+2-core machine, testing the point estimate against the threshold raised a false alarm in
+about 1 of 5 A/A gate runs; testing the interval's bound did not, and still caught every
+30% slowdown. The interval's confidence level is ``1 - alpha``, so that both tests are
+held to the same standard.
 
 Scenarios are deterministic, so they are not timed comparisons: their metrics are
 compared value by value (numbers with a relative tolerance of 1e-9, anything else
@@ -208,9 +213,9 @@ def _compare_timed(name, base, cur, threshold, alpha, seed) -> dict:
                                        [r.values for r in cur.get_runs()],
                                        confidence=1.0 - alpha, seed=seed)
     _, p = mann_whitney_u(bvals, cvals)
-    if p < alpha and lo > 1.0 and ratio > 1.0 + threshold:
+    if p < alpha and lo > 1.0 + threshold:
         verdict = SLOWER
-    elif p < alpha and hi < 1.0 and ratio < 1.0 / (1.0 + threshold):
+    elif p < alpha and hi < 1.0 / (1.0 + threshold):
         verdict = FASTER
     else:
         verdict = NO_CHANGE

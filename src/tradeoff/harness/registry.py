@@ -136,8 +136,8 @@ def benchmark(func=None, *, params=None, compare=None, inner_loops=None, process
     per operation. ``compare`` names the param whose values are shown side by side
     in reports (the first value is the baseline). ``processes``/``values`` set the
     pyperf worker count and values per worker for the default mode (``--fast``
-    halves the processes, ``--rigorous`` doubles them), for benchmarks too slow
-    for pyperf's defaults.
+    uses max(N/2, 3) processes, ``--rigorous`` 2N, as pyperf does with its own
+    defaults), for benchmarks too slow for pyperf's defaults.
 
     >>> from tradeoff import benchmark
     >>> @benchmark(params={"n": [1_000, 100_000]})
@@ -191,6 +191,10 @@ def load_module(ref: str):
             raise UserError(f"cannot load suite file {ref}: not a Python file")
         mod = importlib.util.module_from_spec(spec)
         sys.modules[modname] = mod
+        # like pytest and `python file.py`: the suite may import modules beside it
+        folder = str(path.resolve().parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
         try:
             spec.loader.exec_module(mod)
         except UserError:
@@ -200,7 +204,8 @@ def load_module(ref: str):
             if isinstance(exc, KeyboardInterrupt):
                 raise
             where = _last_frame_in(exc, path)
-            raise UserError(f"cannot load suite file {ref}{where}: {type(exc).__name__}: {exc}") from None
+            detail = exc.msg if isinstance(exc, SyntaxError) and exc.msg else exc
+            raise UserError(f"cannot load suite file {ref}{where}: {type(exc).__name__}: {detail}") from None
         return mod
     names = builtin_suites()
     if ref not in names:

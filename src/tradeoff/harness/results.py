@@ -193,7 +193,7 @@ def load(path: str | os.PathLike):
             min=svals[0] if n else math.nan,
             max=svals[-1] if n else math.nan,
             n_values=n,
-            n_runs=len(bench.get_runs()),
+            n_runs=sum(1 for run in bench.get_runs() if run.values),  # not calibration runs
             unit=info["unit"],
         )
         for k, v in info["metrics"].items():

@@ -241,6 +241,28 @@ def _check_writable(path: Path) -> None:
         raise UserError(f"cannot write results to {path}: {exc.strerror or exc}") from None
 
 
+def _terminate_as_interrupt():
+    """SIGTERM (a CI timeout, a container stop) ends the run like Ctrl-C: what
+    finished is written. Only the main thread can set handlers; elsewhere, no-op."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _restore_terminate(previous) -> None:
+    import signal
+
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
     """Run the selected cases and write the results file; see module docstring."""
     import pyperf
@@ -263,37 +285,43 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
     say(f"tradeoff: running {n} case{'s' if n != 1 else ''} of {suite_name(opts.suite)} "
         f"({opts.mode} mode) -> {path}")
     t_start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="tradeoff-") as workdir:
-        for i, case in enumerate(cases, 1):
-            prefix = f"[{i:>{width}}/{n}] {case.name}"
-            say(f"{prefix} ...", end="\r" if log.isatty() else "\n")
-            try:
-                if case.kind == results.KIND_SCENARIO:
-                    bench, metrics = scenario_case(case, opts.seed)
-                    shown = _fmt_metrics(metrics)
-                else:
-                    bench = time_case(opts, case, workdir)
-                    shown = _fmt_timing(bench)
-            except KeyboardInterrupt:
-                interrupted = True
-                say(f"{prefix}: interrupted")
-                break
-            except (Skip, CaseSkipped) as exc:
-                skipped.append((case.name, str(exc)))
-                say(f"{prefix}: skipped: {exc}")
-                continue
-            except CaseFailed as exc:
-                failed.append((case.name, str(exc)))
-                say(f"{prefix}: FAILED: {exc}")
-                continue
-            except (Exception, SystemExit) as exc:  # a user's scenario may raise anything, even sys.exit()
-                failed.append((case.name, f"{type(exc).__name__}: {exc}"))
-                say(f"{prefix}: FAILED: {type(exc).__name__}: {exc}")
-                continue
-            bench.update_metadata({**case_metadata(case, opts.seed), **meta})
-            benches.append(bench)
-            done.append(case.name)
-            say(f"{prefix}: {shown}")
+    previous = _terminate_as_interrupt()
+    try:
+        with tempfile.TemporaryDirectory(prefix="tradeoff-") as workdir:
+            for i, case in enumerate(cases, 1):
+                prefix = f"[{i:>{width}}/{n}] {case.name}"
+                say(f"{prefix} ...", end="\r" if log.isatty() else "\n")
+                try:
+                    if case.kind == results.KIND_SCENARIO:
+                        bench, metrics = scenario_case(case, opts.seed)
+                        shown = _fmt_metrics(metrics)
+                    else:
+                        bench = time_case(opts, case, workdir)
+                        shown = _fmt_timing(bench)
+                except KeyboardInterrupt:
+                    interrupted = True
+                    say(f"{prefix}: interrupted")
+                    break
+                except (Skip, CaseSkipped) as exc:
+                    skipped.append((case.name, str(exc)))
+                    say(f"{prefix}: skipped: {exc}")
+                    continue
+                except CaseFailed as exc:
+                    failed.append((case.name, str(exc)))
+                    say(f"{prefix}: FAILED: {exc}")
+                    continue
+                except (Exception, SystemExit) as exc:  # a user's scenario may raise anything, even sys.exit()
+                    failed.append((case.name, f"{type(exc).__name__}: {exc}"))
+                    say(f"{prefix}: FAILED: {type(exc).__name__}: {exc}")
+                    continue
+                bench.update_metadata({**case_metadata(case, opts.seed), **meta})
+                benches.append(bench)
+                done.append(case.name)
+                say(f"{prefix}: {shown}")
+    except KeyboardInterrupt:  # between two cases
+        interrupted = True
+    finally:
+        _restore_terminate(previous)
     outcome = RunOutcome(path=None, done=done, skipped=skipped, failed=failed,
                          interrupted=interrupted, planned=n)
     if benches:
