@@ -6,7 +6,6 @@ where what matters is a fresh interpreter (which modules ``--help`` imports).
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import os
 import subprocess
@@ -17,23 +16,10 @@ import pandas as pd
 import pytest
 
 import tradeoff
-from tradeoff.cli import main
+from clitools import QUICK, cli
 
 SUITES = Path(__file__).parent / "harness" / "suites"
-QUICK = ["--processes", "1", "--values", "1"]
 
-
-def cli(*args) -> tuple[int, str, str]:
-    """Run ``tradeoff ARGS`` in-process; return (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    code = None
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code
-    assert isinstance(code, int), f"main() ended without an exit status: {code!r}"
-    return code, out.getvalue(), err.getvalue()
 
 
 def assert_user_error(code: int, err: str, needle: str = "") -> None:

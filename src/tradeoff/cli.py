@@ -27,7 +27,7 @@ def _fail(message: str) -> None:
 
 def _write_or_print(text: str, output: str | None) -> None:
     if output:
-        from .harness.results import atomic_write_text
+        from ._atomic import atomic_write_text
 
         try:
             atomic_write_text(output, text if text.endswith("\n") else text + "\n")

@@ -7,8 +7,6 @@ gate test, which needs enough worker processes for the bootstrap to resample.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -22,23 +20,11 @@ import pyperf
 import pytest
 
 import tradeoff
-from tradeoff.cli import main
+from clitools import QUICK, cli
+
 
 SUITES = Path(__file__).parent / "suites"
-QUICK = ["--processes", "1", "--values", "1"]
 
-
-def cli(*args) -> tuple[int, str, str]:
-    """Run ``tradeoff ARGS`` in-process; return (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    code = None
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code
-    assert isinstance(code, int), f"main() ended without an exit status: {code!r}"
-    return code, out.getvalue(), err.getvalue()
 
 
 def suite_copy(folder: Path, name: str) -> Path:

@@ -39,17 +39,6 @@ cdef int i64t_grow(I64Table* t) except -1 nogil
 cdef Py_ssize_t i64t_nbytes(const I64Table* t) noexcept nogil
 
 
-cdef inline int64_t i64t_get(const I64Table* t, int64_t key) noexcept nogil:
-    """The value stored for key, or -1."""
-    cdef uint64_t i = hash_i64(key) & t.mask
-    cdef I64Entry* b = t.buckets
-    while b[i].value >= 0:
-        if b[i].key == key:
-            return b[i].value
-        i = (i + 1) & t.mask
-    return -1
-
-
 cdef inline int64_t i64t_find(const I64Table* t, int64_t key, uint64_t* pos) noexcept nogil:
     """The value stored for key; or -1, with *pos set to the empty bucket where key
     would go (for i64t_put_at: a miss then costs one probe sequence, not two)."""
@@ -61,6 +50,12 @@ cdef inline int64_t i64t_find(const I64Table* t, int64_t key, uint64_t* pos) noe
         i = (i + 1) & t.mask
     pos[0] = i
     return -1
+
+
+cdef inline int64_t i64t_get(const I64Table* t, int64_t key) noexcept nogil:
+    """The value stored for key, or -1."""
+    cdef uint64_t pos
+    return i64t_find(t, key, &pos)
 
 
 cdef inline void i64t_put_at(I64Table* t, uint64_t pos, int64_t key, int64_t value) noexcept nogil:

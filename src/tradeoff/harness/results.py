@@ -30,10 +30,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from .._atomic import atomic_write_text
 from .errors import UserError
 
 KIND_BENCHMARK = "benchmark"
@@ -57,25 +57,6 @@ def _fmt_value(v: Any) -> str:
 def dumps_json(obj: Any) -> str:
     """Compact, newline-free JSON, as pyperf metadata values must be."""
     return json.dumps(obj, separators=(",", ":"), sort_keys=False, allow_nan=True)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def dump_suite(suite, path: str | os.PathLike) -> None:

@@ -68,12 +68,12 @@ import importlib
 import operator
 import os
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from tradeoff._atomic import atomic_path
 from tradeoff.harness.errors import Skip, UserError
 
 __all__ = [
@@ -208,27 +208,15 @@ def write_oracle_general(keys: np.ndarray, path, *, fsync: bool = False) -> None
     ids = keys.view(np.uint64)
     n = keys.size
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as fh:
-            buf = np.zeros(min(n, _WRITE_CHUNK), dtype=ORACLE_GENERAL_DTYPE)
-            buf["obj_size"] = 1  # clock_time stays 0
-            for start in range(0, n, _WRITE_CHUNK):
-                stop = min(start + _WRITE_CHUNK, n)
-                rec = buf[: stop - start]
-                rec["obj_id"] = ids[start:stop]
-                rec["next_access_vtime"] = nxt[start:stop]
-                rec.tofile(fh)
-            if fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_path(path, fsync=fsync) as tmp, open(tmp, "wb") as fh:
+        buf = np.zeros(min(n, _WRITE_CHUNK), dtype=ORACLE_GENERAL_DTYPE)
+        buf["obj_size"] = 1  # clock_time stays 0
+        for start in range(0, n, _WRITE_CHUNK):
+            stop = min(start + _WRITE_CHUNK, n)
+            rec = buf[: stop - start]
+            rec["obj_id"] = ids[start:stop]
+            rec["next_access_vtime"] = nxt[start:stop]
+            rec.tofile(fh)
 
 
 def _trace_requests(path: Path) -> int:

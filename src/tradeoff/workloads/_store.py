@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from .._atomic import atomic_path
 
 
 def data_dir() -> Path:
@@ -40,6 +41,9 @@ def cached_file(name: str, kwargs: dict, suffix: str, write: Callable[[Path], No
     path = data_dir() / (_key(name, kwargs) + suffix)
     if path.exists():
         return path
+    with atomic_path(path, fsync=False) as tmp:
+        write(tmp)
+    return path
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
     os.close(fd)
     try:
