@@ -40,22 +40,24 @@ cdef Py_ssize_t order_nbytes(const Order* o) noexcept nogil
 
 
 cdef class _Node:
-    cdef object key
     cdef object value
     cdef int32_t slot
 
 
 cdef class _Cache:
-    cdef Order order
+    # the fields a hit reads come first, so that they share a cache line
     cdef dict index             # key -> its _Node (the only strong reference to a node)
+    cdef readonly unsigned long long hits
+    cdef bint timed             # a TTL cache: purge expired items first in every operation
+    cdef Order order
+    cdef readonly unsigned long long misses
     cdef PyObject** nodes       # slot -> its _Node (borrowed from index); NULL when free
+    cdef list keys              # slot -> its key (slot 0 and free slots: None); kept out of
+                                # the node so that a node is 48 bytes, as small as lru-dict's
     cdef Py_ssize_t _maxsize
     cdef Py_ssize_t size        # items stored
     cdef Py_ssize_t fresh       # lowest slot never used yet
     cdef int32_t free_head      # freed slots, chained through order.lst.next; 0 = none
-    cdef bint timed             # a TTL cache: purge expired items first in every operation
-    cdef readonly unsigned long long hits
-    cdef readonly unsigned long long misses
 
     cdef int _setup(self, int kind, object maxsize) except -1
     cdef int _purge(self) except -1

@@ -30,7 +30,8 @@ from tradeoff._core.table cimport (I64Table, i64t_find, i64t_free, i64t_init, i6
                                    i64t_pop, i64t_prefetch, i64t_put_at)
 
 cdef extern from "Python.h":
-    PyObject* PyDict_GetItemWithError(object d, object key) except? NULL
+    # the dict as a borrowed PyObject*: no incref/decref of the index on every lookup
+    PyObject* PyDict_GetItemWithError(PyObject* d, object key) except? NULL
 
 cdef object _MISSING = object()
 
@@ -273,6 +274,7 @@ cdef class _Cache:
 
     def __cinit__(self, *args, **kwargs):
         self.index = {}
+        self.keys = [None]
         self.nodes = NULL
         self.size = 0
         self.fresh = 1
@@ -324,7 +326,8 @@ cdef class _Cache:
         """Drop the item in slot from every structure and free the slot."""
         cdef int32_t s = <int32_t>slot
         cdef _Node node = <_Node>self.nodes[slot]
-        del self.index[node.key]
+        del self.index[self.keys[slot]]
+        self.keys[slot] = None
         self.nodes[slot] = NULL
         order_remove(&self.order, s)
         self._on_drop(slot)
@@ -334,7 +337,7 @@ cdef class _Cache:
         return 0
 
     cdef int _store(self, object key, object value) except -1:
-        cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
+        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self.index, key)
         cdef _Node node
         cdef Py_ssize_t slot
         cdef object old_key, old_value
@@ -351,11 +354,11 @@ cdef class _Cache:
             # reuse the victim's node and slot for the new key
             slot = order_victim(&self.order)
             node = <_Node>self.nodes[slot]
-            old_key = node.key
+            old_key = self.keys[slot]
             old_value = node.value          # released on return, as above
             self.index[key] = node          # first, so that a failure changes nothing
             del self.index[old_key]
-            node.key = key
+            self.keys[slot] = key
             node.value = value
             order_remove(&self.order, <int32_t>slot)
             self._on_drop(slot)
@@ -369,14 +372,15 @@ cdef class _Cache:
                 self._grow()
             slot = self.fresh
         node = _Node.__new__(_Node)
-        node.key = key
         node.value = value
         node.slot = <int32_t>slot
         self.index[key] = node
         if slot == self.free_head:
             self.free_head = self.order.lst.links[slot].next
+            self.keys[slot] = key
         else:
             self.fresh += 1
+            self.keys.append(key)
         self.nodes[slot] = <PyObject*>node
         order_insert(&self.order, <int32_t>slot)
         self._on_store(slot, True)
@@ -390,7 +394,7 @@ cdef class _Cache:
     def __getitem__(self, key):
         if self.timed:
             self._purge()
-        cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
+        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self.index, key)
         if found == NULL:
             _miss(self, key)
         self.hits += 1
@@ -401,7 +405,7 @@ cdef class _Cache:
         """Return the value for key (a use: counts a hit) or default (counts a miss)."""
         if self.timed:
             self._purge()
-        cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
+        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self.index, key)
         if found == NULL:
             self.misses += 1
             return default
@@ -413,7 +417,7 @@ cdef class _Cache:
         """Return the value for key without counting a use or changing the order."""
         if self.timed:
             self._purge()
-        cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
+        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self.index, key)
         if found == NULL:
             if default is _MISSING:
                 raise KeyError(key)
@@ -428,7 +432,7 @@ cdef class _Cache:
     def __delitem__(self, key):
         if self.timed:
             self._purge()
-        cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
+        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self.index, key)
         if found == NULL:
             raise KeyError(key)
         self._remove((<_Node>found).slot)
@@ -437,7 +441,7 @@ cdef class _Cache:
         """Remove key and return its value, or default; KeyError without a default."""
         if self.timed:
             self._purge()
-        cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
+        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self.index, key)
         if found == NULL:
             if default is _MISSING:
                 raise KeyError(key)
@@ -454,14 +458,14 @@ cdef class _Cache:
         if slot == 0:
             raise KeyError("popitem(): cache is empty")
         cdef _Node node = <_Node>self.nodes[slot]
-        item = (node.key, node.value)
+        item = (self.keys[slot], node.value)
         self._remove(slot)
         return item
 
     def __contains__(self, key):
         if self.timed:
             self._purge()
-        return PyDict_GetItemWithError(self.index, key) != NULL
+        return PyDict_GetItemWithError(<PyObject*>self.index, key) != NULL
 
     def __len__(self):
         if self.timed:
@@ -472,7 +476,8 @@ cdef class _Cache:
         """Keys in eviction order (next victim first), from a snapshot."""
         if self.timed:
             self._purge()
-        return iter([(<_Node>self.nodes[s]).key for s in self._slots()])
+        keys = self.keys
+        return iter([keys[s] for s in self._slots()])
 
     def _items(self):
         """(key, value) pairs in eviction order, without counting uses."""
@@ -482,7 +487,7 @@ cdef class _Cache:
         out = []
         for s in self._slots():
             node = <_Node>self.nodes[<Py_ssize_t>s]
-            out.append((node.key, node.value))
+            out.append((self.keys[s], node.value))
         return out
 
     def clear(self):
@@ -491,7 +496,9 @@ cdef class _Cache:
         # empty every structure first; the items are released last, when the
         # old index goes (a value's __del__ may use the cache)
         old_index = self.index
+        old_keys = self.keys
         self.index = {}
+        self.keys = [None]
         for s in range(1, self.fresh):
             self.nodes[s] = NULL
         order_clear(&self.order)
@@ -512,7 +519,7 @@ cdef class _Cache:
             assert self.nodes[<Py_ssize_t>s] != NULL, f"slot {s} is in the order but has no node"
             node = <_Node>self.nodes[<Py_ssize_t>s]
             assert node.slot == s, f"node of slot {s} says slot {node.slot}"
-            assert self.index.get(node.key) is node, f"slot {s} and the index disagree"
+            assert self.index.get(self.keys[s]) is node, f"slot {s} and the index disagree"
         seen = set(slots)
         assert len(seen) == len(slots)
         s = self.free_head
@@ -524,6 +531,7 @@ cdef class _Cache:
             assert nfree <= self.fresh
             s = self.order.lst.links[<Py_ssize_t>s].next
         assert self.size + nfree == self.fresh - 1, "a slot was lost"
+        assert len(self.keys) == self.fresh, "keys and slots disagree"
 
     def __repr__(self):
         items = ", ".join(f"{k!r}: {v!r}" for k, v in self._items())
@@ -539,7 +547,7 @@ cdef class _LRU(_Cache):
 
     def __getitem__(self, key):
         # the hottest path of all: the LRU move written out, no policy switch
-        cdef PyObject* found = PyDict_GetItemWithError(self.index, key)
+        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self.index, key)
         if found == NULL:
             _miss(self, key)
         self.hits += 1
