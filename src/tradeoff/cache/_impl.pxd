@@ -28,7 +28,9 @@ ctypedef struct Order:
     Py_ssize_t cap              # slots allocated: valid slots are 1..cap
     DList lst
     int32_t* bucket_of          # LFU, per slot: the bucket it is in
-    Bucket* buckets             # LFU: at most one bucket per item, so cap + 1 of them
+    Bucket* buckets             # LFU: buckets 1..cap (at most one per item)
+    DList blst                  # LFU: the buckets in ascending count (sentinel 0), so
+                                # a hit finds the bucket of count + 1 in one step
     int32_t bfree               # LFU: first free bucket, -1 when none
 
 

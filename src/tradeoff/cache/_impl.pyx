@@ -56,38 +56,46 @@ cdef int order_init(Order* o, int kind, Py_ssize_t cap) except -1 nogil:
     o.cap = 0
     o.lst.links = NULL
     o.lst.n = 0
+    o.blst.links = NULL
+    o.blst.n = 0
     o.bucket_of = NULL
     o.buckets = NULL
     o.bfree = -1
     order_reserve(o, cap)
     dl_ring(&o.lst, 0)
+    if kind == POL_LFU:
+        dl_ring(&o.blst, 0)
     return 0
+
+
+cdef void _lfu_free_buckets(Order* o, Py_ssize_t first, Py_ssize_t last) noexcept nogil:
+    """Push buckets first..last on the free chain (chained through their tail)."""
+    cdef Py_ssize_t b = last
+    while b >= first:
+        o.buckets[b].tail = o.bfree
+        o.bfree = <int32_t>b
+        b -= 1
 
 
 cdef int order_reserve(Order* o, Py_ssize_t cap) except -1 nogil:
     """Make room for slots 1..cap (never shrinks)."""
-    cdef Py_ssize_t b
     if cap <= o.cap and o.lst.n > 0:
         return 0
     dl_resize(&o.lst, cap + 1)
     if o.kind == POL_LFU:
+        # buckets are 1..cap (an item's bucket holds at least that item); 0 is the
+        # sentinel of the bucket list
         _realloc(<void**>&o.bucket_of, (cap + 1) * sizeof(int32_t))
         _realloc(<void**>&o.buckets, (cap + 1) * sizeof(Bucket))
-        # buckets o.cap+1 .. cap are new: push them on the free chain
-        b = cap
-        while b > o.cap:
-            o.buckets[b].tail = o.bfree
-            o.bfree = <int32_t>b
-            b -= 1
-        if o.cap == 0:
-            o.buckets[0].tail = o.bfree
-            o.bfree = 0
+        dl_resize(&o.blst, cap + 1)
+        _lfu_free_buckets(o, o.cap + 1, cap)
     o.cap = cap
     return 0
 
 
 cdef void order_free(Order* o) noexcept nogil:
     dl_free(&o.lst)
+    dl_free(&o.blst)
     PyMem_RawFree(o.bucket_of)
     PyMem_RawFree(o.buckets)
     o.bucket_of = NULL
@@ -96,31 +104,29 @@ cdef void order_free(Order* o) noexcept nogil:
 
 
 cdef void order_clear(Order* o) noexcept nogil:
-    cdef Py_ssize_t b
     dl_ring(&o.lst, 0)
     if o.kind == POL_LFU:
+        dl_ring(&o.blst, 0)
         o.bfree = -1
-        b = o.cap
-        while b >= 0:
-            o.buckets[b].tail = o.bfree
-            o.bfree = <int32_t>b
-            b -= 1
+        _lfu_free_buckets(o, 1, o.cap)
 
 
 cdef Py_ssize_t order_nbytes(const Order* o) noexcept nogil:
     cdef Py_ssize_t n = dl_nbytes(&o.lst)
     if o.kind == POL_LFU:
-        n += (o.cap + 1) * <Py_ssize_t>(sizeof(int32_t) + sizeof(Bucket))
+        n += dl_nbytes(&o.blst) + (o.cap + 1) * <Py_ssize_t>(sizeof(int32_t) + sizeof(Bucket))
     return n
 
 
-cdef inline void _lfu_new_bucket(Order* o, int64_t count, int32_t x) noexcept nogil:
+cdef inline void _lfu_new_bucket(Order* o, int64_t count, int32_t x, int32_t after) noexcept nogil:
+    """A bucket of count holding x alone, placed after bucket ``after`` (0: first)."""
     cdef int32_t b = o.bfree
     o.bfree = o.buckets[b].tail
     o.buckets[b].count = count
     o.buckets[b].head = x
     o.buckets[b].tail = x
     o.bucket_of[x] = b
+    dl_insert_after(&o.blst, after, b)
 
 
 cdef inline void _lfu_detach(Order* o, int32_t x) noexcept nogil:
@@ -128,6 +134,7 @@ cdef inline void _lfu_detach(Order* o, int32_t x) noexcept nogil:
     cdef int32_t b = o.bucket_of[x]
     if o.buckets[b].head == x:
         if o.buckets[b].tail == x:
+            dl_unlink(&o.blst, b)
             o.buckets[b].tail = o.bfree
             o.bfree = b
         else:
@@ -137,26 +144,22 @@ cdef inline void _lfu_detach(Order* o, int32_t x) noexcept nogil:
 
 
 cdef inline void _lfu_insert(Order* o, int32_t x) noexcept nogil:
-    cdef int32_t first = o.lst.links[0].next
-    cdef int32_t b
-    if first != 0:
-        b = o.bucket_of[first]
-        if o.buckets[b].count == 1:
-            dl_insert_after(&o.lst, o.buckets[b].tail, x)
-            o.buckets[b].tail = x
-            o.bucket_of[x] = b
-            return
+    cdef int32_t b = o.blst.links[0].next
+    if b != 0 and o.buckets[b].count == 1:
+        dl_insert_after(&o.lst, o.buckets[b].tail, x)
+        o.buckets[b].tail = x
+        o.bucket_of[x] = b
+        return
     dl_insert_after(&o.lst, 0, x)
-    _lfu_new_bucket(o, 1, x)
+    _lfu_new_bucket(o, 1, x, 0)
 
 
 cdef inline void _lfu_touch(Order* o, int32_t x) noexcept nogil:
     cdef int32_t b = o.bucket_of[x]
     cdef int64_t c = o.buckets[b].count
     cdef int32_t t = o.buckets[b].tail
-    cdef int32_t after = o.lst.links[t].next
-    cdef int32_t nb = o.bucket_of[after] if after != 0 else -1
-    if nb >= 0 and o.buckets[nb].count == c + 1:
+    cdef int32_t nb = o.blst.links[b].next      # the bucket of the next higher count
+    if nb != 0 and o.buckets[nb].count == c + 1:
         # join the next bucket as its most recent item
         _lfu_detach(o, x)
         dl_unlink(&o.lst, x)
@@ -172,7 +175,7 @@ cdef inline void _lfu_touch(Order* o, int32_t x) noexcept nogil:
         if x != t:
             dl_unlink(&o.lst, x)
             dl_insert_after(&o.lst, t, x)
-        _lfu_new_bucket(o, c + 1, x)
+        _lfu_new_bucket(o, c + 1, x, b)
 
 
 cdef inline void order_insert(Order* o, int32_t x) noexcept nogil:
@@ -229,6 +232,8 @@ cdef int _order_check(const Order* o, Py_ssize_t size) except -1:
         if o.kind == POL_LFU:
             b = o.bucket_of[x]
             if b != prev_b:
+                assert o.blst.links[prev_b if prev_b >= 0 else 0].next == b, \
+                    f"bucket list out of step at bucket {b}"
                 assert o.buckets[b].head == x, f"bucket {b} does not start at {x}"
                 if prev_b >= 0:
                     assert o.buckets[prev_b].tail == o.lst.links[x].prev, f"bucket {prev_b} does not end before {x}"
@@ -237,8 +242,10 @@ cdef int _order_check(const Order* o, Py_ssize_t size) except -1:
                 prev_b = b
                 prev_count = o.buckets[b].count
     assert n == size, f"list holds {n} items, cache says {size}"
-    if o.kind == POL_LFU and prev_b >= 0:
-        assert o.buckets[prev_b].tail == o.lst.links[0].prev, "last bucket does not end at the tail"
+    if o.kind == POL_LFU:
+        assert o.blst.links[prev_b if prev_b >= 0 else 0].next == 0, "bucket list longer than the runs"
+        if prev_b >= 0:
+            assert o.buckets[prev_b].tail == o.lst.links[0].prev, "last bucket does not end at the tail"
     return 0
 
 
