@@ -177,38 +177,14 @@ class LRUModel(_Model):
         self._data.clear()
 
 
-class FIFOModel(_Model):
-    """FIFO: an OrderedDict in insertion order; nothing ever reorders it."""
-
-    def __init__(self, maxsize):
-        super().__init__(maxsize)
-        self._data = OrderedDict()
-
-    def _present(self, key):
-        return key in self._data
-
-    def _value(self, key):
-        return self._data[key]
+class FIFOModel(LRUModel):
+    """FIFO: the LRU model's OrderedDict, but nothing ever reorders it."""
 
     def _use(self, key):
         pass
 
     def _overwrite(self, key, value):
         self._data[key] = value  # an existing OrderedDict key keeps its place
-
-    def _insert(self, key, value):
-        if len(self._data) >= self.maxsize:
-            self._data.popitem(last=False)
-        self._data[key] = value
-
-    def _remove(self, key):
-        del self._data[key]
-
-    def _order(self):
-        return list(self._data)
-
-    def _clear(self):
-        self._data.clear()
 
 
 class LFUModel(_Model):
