@@ -189,6 +189,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         click.echo(f"tradeoff: error: {exc.format_message()}", err=True)
         sys.exit(EXIT_USAGE)
+    except ModuleNotFoundError as exc:  # a broken install: say what is missing, no traceback
+        click.echo(f"tradeoff: error: a required package is not installed: {exc.name} "
+                   f"(reinstall tradeoff with pip to get its dependencies)", err=True)
+        sys.exit(EXIT_USAGE)
     except (KeyboardInterrupt, click.Abort):
         click.echo("tradeoff: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
