@@ -90,6 +90,9 @@ def list_cmd(suite: str | None, patterns: tuple[str, ...], params: tuple[str, ..
 @click.option("--processes", type=click.IntRange(min=1), default=None,
               help="pyperf worker processes per benchmark (before --fast/--rigorous scaling).")
 @click.option("--values", type=click.IntRange(min=1), default=None, help="Values per worker process.")
+@click.option("--rounds", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Spread each timed case's processes over this many passes through the suite, "
+                   "so that a burst of load lands in some of them, not all.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed passed to seeded benchmarks and scenarios.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Results file (default: results/SUITE-DATE-TIME.json).")
@@ -97,8 +100,8 @@ def list_cmd(suite: str | None, patterns: tuple[str, ...], params: tuple[str, ..
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "none"]), default="table",
               show_default=True, help="The report printed at the end.")
-def run(suite, patterns, params, mode, min_time, processes, values, seed, output, list_only, quiet,
-        fmt) -> int:
+def run(suite, patterns, params, mode, min_time, processes, values, rounds, seed, output, list_only,
+        quiet, fmt) -> int:
     """Run SUITE (a built-in name such as cache, or a path to a .py file).
 
     Timed benchmarks run in pyperf worker processes; scenarios compute their
@@ -108,7 +111,8 @@ def run(suite, patterns, params, mode, min_time, processes, values, seed, output
     from .harness.run import RunOptions, run as do_run, select
 
     opts = RunOptions(suite=suite, patterns=list(patterns), params=list(params), mode=mode or "default",
-                      processes=processes, values=values, seed=seed, output=output, quiet=quiet,
+                      processes=processes, values=values, rounds=rounds, seed=seed, output=output,
+                      quiet=quiet,
                       extra_pyperf_args=[f"--min-time={min_time}"] if min_time else [])
     if list_only:
         for case in select(opts):

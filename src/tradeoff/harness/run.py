@@ -38,6 +38,7 @@ class RunOptions:
     seed: int = 42
     output: str | None = None
     quiet: bool = False
+    rounds: int = 2
     extra_pyperf_args: list[str] = field(default_factory=list)
 
 
@@ -91,6 +92,7 @@ def run_metadata(opts: RunOptions) -> dict:
         "tradeoff_version": __version__,
         "tradeoff_mode": opts.mode,
         "tradeoff_run_seed": opts.seed,
+        "tradeoff_rounds": opts.rounds,
         "tradeoff_python": platform.python_version(),
     }
     suite_dir = str(Path(opts.suite).resolve().parent) if opts.suite.endswith(".py") else None
@@ -115,19 +117,44 @@ def case_metadata(case: Case, seed: int) -> dict:
     return md
 
 
-def _pyperf_args(opts: RunOptions, case: Case, out: str) -> list[str]:
+@dataclass
+class Plan:
+    """How one timed case is measured: pyperf processes per round, values per process."""
+
+    rounds: int
+    processes: int
+    values: int
+
+
+def plan(opts: RunOptions, case: Case) -> Plan:
+    """pyperf's process and value counts for the mode, split into rounds.
+
+    The counts follow pyperf's own rules (defaults 20 processes x 3 values, or what the
+    benchmark or the command line asks for; ``--fast``: max(P/2, 3) x max(2V/3, 2);
+    ``--rigorous``: 2P x V). They are spread over up to ``opts.rounds`` rounds, each
+    round going once through every timed case, so that a case's processes sample the
+    machine at several moments of the run: a burst of load on a shared machine then
+    lands in some of its processes, not all, and compare's bootstrap over processes sees
+    it as noise instead of calling it a change.
+    """
+    p = opts.processes or case.spec.processes or 20
+    v = opts.values or case.spec.values or 3
+    if opts.mode == "fast":
+        p, v = max(p // 2, 3), max(v * 2 // 3, 2)
+    elif opts.mode == "rigorous":
+        p = 2 * p
+    rounds = max(1, min(opts.rounds, p))
+    return Plan(rounds=rounds, processes=-(-p // rounds), values=v)
+
+
+def _pyperf_args(opts: RunOptions, case: Case, out: str, how: Plan, loops: int | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "tradeoff.harness.worker",
            "--suite", opts.suite, "--case", case.name, "--seed", str(opts.seed)]
     for item in opts.params:
         cmd += ["--param", item]
-    if opts.processes:
-        cmd += ["--default-processes", str(opts.processes)]
-    if opts.values:
-        cmd += ["--default-values", str(opts.values)]
-    if opts.mode == "fast":
-        cmd.append("--fast")
-    elif opts.mode == "rigorous":
-        cmd.append("--rigorous")
+    cmd += [f"--processes={how.processes}", f"--values={how.values}"]
+    if loops:
+        cmd.append(f"--loops={loops}")   # later rounds keep the first round's calibration
     # pyperf gives workers a minimal environment; pass on what changes results
     inherit = [v for v in ("TRADEOFF_DATA_DIR", "TRADEOFF_TRACES", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                            "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS") if v in os.environ]
@@ -164,12 +191,13 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def time_case(opts: RunOptions, case: Case, workdir: str):
-    """Run one timed case under pyperf; return its pyperf Benchmark."""
+def time_case(opts: RunOptions, case: Case, workdir: str, how: Plan | None = None,
+              loops: int | None = None):
+    """Run one round of a timed case under pyperf; return its pyperf Benchmark."""
     import pyperf
 
     out = os.path.join(workdir, f"case-{abs(hash(case.name))}-{time.monotonic_ns()}.json")
-    cmd = _pyperf_args(opts, case, out)
+    cmd = _pyperf_args(opts, case, out, how or plan(opts, case), loops)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         stdout, stderr = proc.communicate()
@@ -285,39 +313,61 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
     say(f"tradeoff: running {n} case{'s' if n != 1 else ''} of {suite_name(opts.suite)} "
         f"({opts.mode} mode) -> {path}")
     t_start = time.monotonic()
+    plans = {c.name: plan(opts, c) for c in cases if c.kind != results.KIND_SCENARIO}
+    n_rounds = max((p.rounds for p in plans.values()), default=1)
+    by_name: dict = {}
     previous = _terminate_as_interrupt()
     try:
         with tempfile.TemporaryDirectory(prefix="tradeoff-") as workdir:
-            for i, case in enumerate(cases, 1):
-                prefix = f"[{i:>{width}}/{n}] {case.name}"
-                say(f"{prefix} ...", end="\r" if log.isatty() else "\n")
-                try:
-                    if case.kind == results.KIND_SCENARIO:
-                        bench, metrics = scenario_case(case, opts.seed)
-                        shown = _fmt_metrics(metrics)
-                    else:
-                        bench = time_case(opts, case, workdir)
-                        shown = _fmt_timing(bench)
-                except KeyboardInterrupt:
-                    interrupted = True
-                    say(f"{prefix}: interrupted")
+            for rnd in range(1, n_rounds + 1):
+                if rnd > 1:
+                    say(f"tradeoff: round {rnd} of {n_rounds}: more processes of each timed case")
+                for i, case in enumerate(cases, 1):
+                    how = plans.get(case.name)
+                    if rnd > 1 and (how is None or rnd > how.rounds or case.name not in by_name):
+                        continue   # scenarios run once; skipped and failed cases are not retried
+                    prefix = f"[{i:>{width}}/{n}] {case.name}" + (f" (round {rnd})" if rnd > 1 else "")
+                    say(f"{prefix} ...", end="\r" if log.isatty() else "\n")
+                    try:
+                        if case.kind == results.KIND_SCENARIO:
+                            bench, metrics = scenario_case(case, opts.seed)
+                            shown = _fmt_metrics(metrics)
+                        elif rnd == 1:
+                            bench = time_case(opts, case, workdir, how)
+                            shown = _fmt_timing(bench)
+                        else:
+                            first = by_name[case.name]
+                            more = time_case(opts, case, workdir, how, first.get_metadata().get("loops"))
+                            more.update_metadata({**case_metadata(case, opts.seed), **meta})
+                            first.add_runs(more)
+                            say(f"{prefix}: {_fmt_timing(first)} (all rounds)")
+                            continue
+                    except KeyboardInterrupt:
+                        interrupted = True
+                        say(f"{prefix}: interrupted")
+                        break
+                    except (Skip, CaseSkipped) as exc:
+                        skipped.append((case.name, str(exc)))
+                        say(f"{prefix}: skipped: {exc}")
+                        continue
+                    except CaseFailed as exc:
+                        if rnd > 1:   # the earlier rounds' runs are kept
+                            say(f"{prefix}: FAILED in this round, earlier rounds kept: {exc}")
+                            continue
+                        failed.append((case.name, str(exc)))
+                        say(f"{prefix}: FAILED: {exc}")
+                        continue
+                    except (Exception, SystemExit) as exc:  # a user's scenario may raise anything, even sys.exit()
+                        failed.append((case.name, f"{type(exc).__name__}: {exc}"))
+                        say(f"{prefix}: FAILED: {type(exc).__name__}: {exc}")
+                        continue
+                    bench.update_metadata({**case_metadata(case, opts.seed), **meta})
+                    by_name[case.name] = bench
+                    benches.append(bench)
+                    done.append(case.name)
+                    say(f"{prefix}: {shown}")
+                if interrupted:
                     break
-                except (Skip, CaseSkipped) as exc:
-                    skipped.append((case.name, str(exc)))
-                    say(f"{prefix}: skipped: {exc}")
-                    continue
-                except CaseFailed as exc:
-                    failed.append((case.name, str(exc)))
-                    say(f"{prefix}: FAILED: {exc}")
-                    continue
-                except (Exception, SystemExit) as exc:  # a user's scenario may raise anything, even sys.exit()
-                    failed.append((case.name, f"{type(exc).__name__}: {exc}"))
-                    say(f"{prefix}: FAILED: {type(exc).__name__}: {exc}")
-                    continue
-                bench.update_metadata({**case_metadata(case, opts.seed), **meta})
-                benches.append(bench)
-                done.append(case.name)
-                say(f"{prefix}: {shown}")
     except KeyboardInterrupt:  # between two cases
         interrupted = True
     finally:
