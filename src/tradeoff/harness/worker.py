@@ -37,18 +37,12 @@ def _add_own_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--case", required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--param", action="append", default=[])
-    parser.add_argument("--default-processes", type=int, default=None)
-    parser.add_argument("--default-values", type=int, default=None)
 
 
 def _pass_own_args(cmd: list[str], args) -> None:
     cmd.extend(["--suite", args.suite, "--case", args.case, "--seed", str(args.seed)])
     for item in args.param:
         cmd.extend(["--param", item])
-    if args.default_processes:
-        cmd.extend(["--default-processes", str(args.default_processes)])
-    if args.default_values:
-        cmd.extend(["--default-values", str(args.default_values)])
 
 
 # Set before numpy loads: OpenBLAS's idle worker threads spin for a while, and on a
@@ -75,11 +69,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{ERROR_MARK} {exc}", file=sys.stderr)
         sys.exit(2)
     spec = case.spec
-    processes = own.default_processes or spec.processes
-    values = own.default_values or spec.values
+    # the harness passes --processes/--values (see run.plan); these are the defaults
+    # when the worker entry is run by hand
     runner = pyperf.Runner(
-        processes=processes,
-        values=values,
+        processes=spec.processes,
+        values=spec.values,
         program_args=("-m", "tradeoff.harness.worker"),
         add_cmdline_args=_pass_own_args,
     )
