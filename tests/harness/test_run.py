@@ -394,3 +394,32 @@ def test_gate_aa_passes_and_a_slowdown_fails(tmp_path):
             return
         problems.append(f"round {attempt + 1}: {problem}")
     pytest.fail("\n\n".join(problems))
+
+
+# -- rounds -------------------------------------------------------------------------------
+
+def test_plan_follows_pyperf_rules_and_splits_into_rounds():
+    from tradeoff.harness.registry import collect, expand
+    from tradeoff.harness.run import RunOptions, plan
+
+    case = next(c for c in expand(collect(str(SUITES / "tiny.py"))) if c.kind == "benchmark")
+    p = lambda **kw: plan(RunOptions(suite="x", **kw), case)          # noqa: E731
+    assert p() == p(mode="default")
+    assert (p().rounds, p().processes, p().values) == (2, 10, 3)    # pyperf: 20 x 3
+    assert (p(mode="fast").processes, p(mode="fast").values) == (5, 2)  # max(20/2, 3) x 2
+    assert p(mode="rigorous").processes == 20                       # 40 over 2 rounds
+    assert (p(processes=1).rounds, p(processes=1).processes) == (1, 1)  # never more rounds than processes
+    assert (p(processes=5, rounds=2).processes, p(processes=5, rounds=3).processes) == (3, 2)
+    assert p(rounds=1).processes == 20
+
+
+def test_rounds_add_runs_to_the_same_case(tmp_path):
+    out_file = tmp_path / "r.json"
+    code, out, err = cli("run", SUITES / "tiny.py", "-k", "summing", "--processes", "4",
+                         "--values", "1", "--rounds", "2", "--min-time", "0.001", "-o", out_file)
+    assert code == 0, err
+    assert "round 2" in err
+    for bench in pyperf.BenchmarkSuite.load(str(out_file)):
+        measured = [run for run in bench.get_runs() if run.values]
+        assert len(measured) == 4, bench.get_name()           # 2 processes in each of 2 rounds
+        assert len({run.get_metadata()["loops"] for run in measured}) == 1   # one calibration
