@@ -36,7 +36,8 @@ for pyx in sorted(Path("src").rglob("*.pyx")):
             module,
             [str(pyx)],
             include_dirs=[numpy.get_include()],
-            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                           ("TRADEOFF_DEBUG_BUILD", "1" if DEBUG else "0")],
             extra_compile_args=compile_args,
         )
     )

@@ -84,7 +84,11 @@ def test_load_gives_one_row_per_case(tiny):
     assert timed.score.isna().all()
     # the seed: passed to the scenarios (default 42), recorded per case and for the run
     assert list(scen.seed) == [42, 42] and list(scen.seed_seen) == [42, 42]
-    assert pyperf.BenchmarkSuite.load(str(results)).get_metadata()["tradeoff_run_seed"] == 42
+    suite_md = pyperf.BenchmarkSuite.load(str(results)).get_metadata()
+    assert suite_md["tradeoff_run_seed"] == 42
+    # which build made the timings: a debug build's are not representative
+    from tradeoff.cache._impl import BUILD
+    assert suite_md["tradeoff_build"] == BUILD and BUILD in ("release", "debug")
     assert set(df.suite) == {"tiny"}
 
 

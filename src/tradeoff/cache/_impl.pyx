@@ -33,6 +33,17 @@ cdef extern from "Python.h":
     # the dict as a borrowed PyObject*: no incref/decref of the index on every lookup
     PyObject* PyDict_GetItemWithError(PyObject* d, object key) except? NULL
 
+cdef extern from *:
+    """
+    #ifndef TRADEOFF_DEBUG_BUILD
+    #define TRADEOFF_DEBUG_BUILD 0
+    #endif
+    """
+    const int TRADEOFF_DEBUG_BUILD
+
+#: "debug" when built with TRADEOFF_DEBUG=1 (checks on, -O0: not for timing), else "release"
+BUILD = "debug" if TRADEOFF_DEBUG_BUILD else "release"
+
 cdef object _MISSING = object()
 
 # the most items a cache holds (any larger maxsize is accepted and means "no

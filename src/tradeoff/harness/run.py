@@ -85,11 +85,19 @@ def git_commit(cwd: str | None = None) -> str | None:
     return commit
 
 
+def _build() -> str:
+    """``release``, or ``debug`` for an extension built with TRADEOFF_DEBUG=1."""
+    from ..cache._impl import BUILD
+
+    return BUILD
+
+
 def run_metadata(opts: RunOptions) -> dict:
     from .. import __version__
 
     md = {
         "tradeoff_version": __version__,
+        "tradeoff_build": _build(),
         "tradeoff_mode": opts.mode,
         "tradeoff_run_seed": opts.seed,
         "tradeoff_rounds": opts.rounds,
@@ -312,6 +320,9 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
     width = len(str(n))
     say(f"tradeoff: running {n} case{'s' if n != 1 else ''} of {suite_name(opts.suite)} "
         f"({opts.mode} mode) -> {path}")
+    if meta["tradeoff_build"] == "debug":
+        print("tradeoff: warning: this is a debug build (TRADEOFF_DEBUG=1: checks on, no optimization); "
+              "its timings are not representative", file=log, flush=True)
     t_start = time.monotonic()
     plans = {c.name: plan(opts, c) for c in cases if c.kind != results.KIND_SCENARIO}
     n_rounds = max((p.rounds for p in plans.values()), default=1)
