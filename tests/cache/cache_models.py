@@ -39,6 +39,9 @@ class FakeTimer:
         self.now += dt
 
 
+_ABSENT = object()  # a default no caller can store
+
+
 class _Model:
     """The parts common to every policy, written once.
 
@@ -60,13 +63,10 @@ class _Model:
 
     # -- counted reads ------------------------------------------------------
     def __getitem__(self, key):
-        hash(key)
-        if self._present(key):
-            self.hits += 1
-            self._use(key)
-            return self._value(key)
-        self.misses += 1
-        raise KeyError(key)
+        value = self.get(key, _ABSENT)
+        if value is _ABSENT:
+            raise KeyError(key)
+        return value
 
     def get(self, key, default=None):
         hash(key)
