@@ -261,7 +261,7 @@ def test_trace_must_be_one_dimensional(shape, dtype):
     assert str(trace.ndim) in str(excinfo.value)
 
 
-@pytest.mark.parametrize("bad", ["arc", "LRU", "lru ", "", "belady"])
+@pytest.mark.parametrize("bad", ["ARC", "LRU", "lru ", "", "opt", "random"])
 def test_unknown_policy(bad):
     with pytest.raises(ValueError) as excinfo:
         replay(np.arange(3, dtype=np.int64), bad, 2)

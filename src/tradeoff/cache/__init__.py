@@ -10,12 +10,11 @@ a snapshot of the keys in eviction order (the next victim first).
 """
 from collections.abc import ItemsView, MutableMapping, ValuesView
 
-from ._impl import MAX_SIZE, ReplayResult, _FIFO, _LFU, _LRU, _TTL, replay
+from ._impl import MAX_SIZE, _FIFO, _LFU, _LRU, _TTL
+from ._replay import POLICIES, POLICY_SPECS, ReplayResult, make_engine, policy_params, replay
 
-__all__ = ["LRUCache", "LFUCache", "FIFOCache", "TTLCache", "replay", "ReplayResult", "POLICIES"]
-
-#: the policies :func:`replay` knows
-POLICIES = ("lru", "lfu", "fifo")
+__all__ = ["LRUCache", "LFUCache", "FIFOCache", "TTLCache", "replay", "ReplayResult", "POLICIES",
+           "policy_params"]
 
 
 class _Items(ItemsView):

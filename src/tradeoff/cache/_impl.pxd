@@ -91,12 +91,3 @@ cdef class _TTL(_Cache):
     cdef object _timer
     cdef bint native_clock      # the timer is time.monotonic: read the clock in C
     cdef double now             # the timer's reading for the current operation
-
-
-cdef class ReplayResult:
-    cdef readonly str policy
-    cdef readonly Py_ssize_t capacity
-    cdef readonly Py_ssize_t requests
-    cdef readonly Py_ssize_t hits
-    cdef readonly Py_ssize_t misses
-    cdef readonly Py_ssize_t memory_bytes

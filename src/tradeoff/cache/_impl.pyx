@@ -26,8 +26,9 @@ import numpy as np
 
 from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_after, dl_insert_before,
                                    dl_move_before, dl_nbytes, dl_resize, dl_ring, dl_unlink)
-from tradeoff._core.table cimport (I64Table, i64t_find, i64t_free, i64t_init, i64t_nbytes,
-                                   i64t_pop, i64t_prefetch, i64t_put_at)
+from tradeoff._core.table cimport (I64Table, i64t_find, i64t_free, i64t_get, i64t_init,
+                                   i64t_nbytes, i64t_pop, i64t_prefetch, i64t_put, i64t_put_at)
+from tradeoff.cache._engine cimport Engine, eng_evicted, eng_slot_free, eng_slot_new
 
 cdef extern from "Python.h":
     # the dict as a borrowed PyObject*: no incref/decref of the index on every lookup
@@ -675,36 +676,6 @@ cdef class _TTL(_Cache):
 
 # ---------------------------------------------------------------- replay
 
-cdef class ReplayResult:
-    """What :func:`replay` measured: counts of one trace through one policy."""
-
-    def __init__(self, policy, capacity, requests, hits, memory_bytes):
-        self.policy = policy
-        self.capacity = capacity
-        self.requests = requests
-        self.hits = hits
-        self.misses = requests - hits
-        self.memory_bytes = memory_bytes
-
-    @property
-    def miss_ratio(self):
-        return <double>self.misses / <double>self.requests if self.requests else 0.0
-
-    @property
-    def hit_ratio(self):
-        return <double>self.hits / <double>self.requests if self.requests else 0.0
-
-    def as_dict(self):
-        return {"policy": self.policy, "capacity": self.capacity, "requests": self.requests,
-                "hits": self.hits, "misses": self.misses, "miss_ratio": self.miss_ratio,
-                "memory_bytes": self.memory_bytes}
-
-    def __repr__(self):
-        return (f"ReplayResult(policy={self.policy!r}, capacity={self.capacity}, "
-                f"requests={self.requests}, hits={self.hits}, misses={self.misses}, "
-                f"miss_ratio={self.miss_ratio:.6f})")
-
-
 _POLICIES = {"lru": POL_LRU, "fifo": POL_FIFO, "lfu": POL_LFU}
 
 
@@ -751,45 +722,16 @@ cdef int _replay_kernel(const int64_t[::1] trace, Order* o, I64Table* t, int64_t
     return 0
 
 
-def replay(trace, policy, capacity):
-    """Replay a trace of integer keys through an eviction policy; count hits.
-
-    ``trace`` is a 1-D numpy array of int64 or uint64 keys, ``policy`` one of
-    ``"lru"``, ``"lfu"``, ``"fifo"``, ``capacity`` the number of objects the cache
-    holds (every object has size 1). A request that misses inserts its key,
-    evicting the policy's victim when the cache is full. The loop runs without
-    the GIL and allocates nothing per request: memory is O(min(capacity, len(trace))).
-
-    >>> import numpy as np
-    >>> r = replay(np.array([1, 2, 1, 3, 1, 2], dtype=np.int64), "lru", 2)
-    >>> r.hits, r.misses, round(r.miss_ratio, 3)
-    (2, 4, 0.667)
-    """
-    if not isinstance(trace, np.ndarray):
-        raise TypeError(f"trace must be a numpy array of int64 or uint64, got {type(trace).__name__}")
-    if trace.dtype != np.int64 and trace.dtype != np.uint64:
-        raise TypeError(f"trace must have dtype int64 or uint64, got {trace.dtype}")
-    if trace.ndim != 1:
-        raise ValueError(f"trace must be 1-D, got {trace.ndim} dimensions")
-    if not isinstance(policy, str) or policy not in _POLICIES:
-        raise ValueError(f"unknown policy {policy!r}: choose one of {', '.join(sorted(_POLICIES))}")
-    if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)):
-        raise TypeError(f"capacity must be an int, got {capacity!r}")
-    if capacity < 1:
-        raise ValueError(f"capacity must be >= 1, got {capacity}")
-    cdef Py_ssize_t n = trace.shape[0]
-    # a cache never holds more objects than the trace has requests
-    cdef Py_ssize_t cap = min(capacity, max(n, 1))
-    if cap > MAX_SIZE:
-        raise ValueError(f"replay holds at most {MAX_SIZE} objects, got capacity {capacity} "
-                         f"with {n} requests")
-    cdef const int64_t[::1] keys = np.ascontiguousarray(trace).view(np.int64)
+def replay_fast(const int64_t[::1] keys, int kind, Py_ssize_t cap):
+    """The plain LRU/FIFO/LFU replay (every size 1, no expiry): one loop
+    specialized for the array-backed orders. ``cap`` is at most the number of
+    requests (checked by the caller). Returns (hits, memory bytes)."""
     cdef Order o
     cdef I64Table t
     cdef int64_t* slot_key = NULL
     cdef Py_ssize_t hits = 0, nbytes
     t.buckets = NULL
-    order_init(&o, _POLICIES[policy], cap)
+    order_init(&o, kind, cap)
     try:
         i64t_init(&t, cap + 1)
         _realloc(<void**>&slot_key, (cap + 1) * sizeof(int64_t))
@@ -800,4 +742,77 @@ def replay(trace, policy, capacity):
         order_free(&o)
         i64t_free(&t)
         PyMem_RawFree(slot_key)
-    return ReplayResult(policy, int(capacity), n, hits, nbytes)
+    return hits, nbytes
+
+
+cdef class OrderEngine(Engine):
+    """LRU, FIFO or LFU as a replay engine, for replays with object sizes or
+    expiry (the plain case runs in :func:`replay_fast`). The order is the same
+    array-backed list as the mapping classes'; eviction takes the order's head
+    until the new object fits."""
+    cdef Order order
+
+    def __cinit__(self):
+        self.order.lst.links = NULL
+        self.order.bucket_of = NULL
+        self.order.buckets = NULL
+        self.order.blst.links = NULL
+
+    def __init__(self, int64_t capacity, Py_ssize_t slots, bint sized, *, str kind):
+        if kind not in _POLICIES:
+            raise ValueError(f"unknown order {kind!r}")
+        self._base_init(capacity, slots, slots, sized)
+        order_init(&self.order, _POLICIES[kind], slots)
+
+    def __dealloc__(self):
+        order_free(&self.order)
+
+    cdef bint hit(self, int64_t key) noexcept nogil:
+        cdef int64_t s = i64t_get(&self.index, key)
+        if s < 0:
+            return False
+        order_touch(&self.order, <int32_t>s)
+        return True
+
+    cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
+        cdef int32_t v
+        while self.used + size > self.capacity or self.resident == self.nslots:
+            v = order_victim(&self.order)
+            order_remove(&self.order, v)
+            i64t_pop(&self.index, self.skey[v])
+            eng_evicted(self, self.skey[v])
+            self.used -= self.ssize[v]
+            self.resident -= 1
+            eng_slot_free(self, v)
+        v = eng_slot_new(self, key, size)
+        i64t_put(&self.index, key, v)
+        order_insert(&self.order, v)
+        self.used += size
+        self.resident += 1
+
+    cdef bint remove(self, int64_t key) noexcept nogil:
+        cdef int64_t s = i64t_pop(&self.index, key)
+        if s < 0:
+            return False
+        order_remove(&self.order, <int32_t>s)
+        self.used -= self.ssize[s]
+        self.resident -= 1
+        eng_slot_free(self, <int32_t>s)
+        return True
+
+    cdef Py_ssize_t nbytes(self) noexcept:
+        return Engine.nbytes(self) + order_nbytes(&self.order)
+
+    def _resident(self):
+        """Resident keys in eviction order, the next victim first."""
+        return [self.skey[s] for s in _order_slots(&self.order)]
+
+    def _check(self):
+        _order_check(&self.order, self.resident)
+        cdef int64_t total = 0
+        for s in _order_slots(&self.order):
+            assert i64t_get(&self.index, self.skey[s]) == s, "index out of step with the order"
+            total += self.ssize[s]
+        assert total == self.used, f"sizes add up to {total}, used says {self.used}"
+        assert self.used <= self.capacity
+        assert self.index.size == self.resident
