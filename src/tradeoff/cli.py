@@ -50,6 +50,8 @@ def cli() -> None:
       tradeoff run my_suite.py -k lru --fast your own benchmarks, a subset, quickly
       tradeoff report results/cache.json --format markdown
       tradeoff compare base.json current.json --threshold 5%
+      tradeoff simulate cache --trace FILE   which eviction policy, at what size
+      tradeoff mrc FILE                      the exact LRU miss-ratio curve
     """
 
 
@@ -174,6 +176,182 @@ def compare(base: str, current: str, threshold: str, alpha: float, fmt: str, out
         _write_or_print(text, output)
     click.echo(text.rstrip("\n"))
     return EXIT_REGRESSION if len(result.regressions) else 0
+
+
+def _read_options(pairs: tuple[str, ...]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, eq, val = pair.partition("=")
+        if not eq or not key:
+            _fail(f"bad read option {pair!r}: write name=value")
+        if val.lstrip("-").isdigit():
+            out[key] = int(val)
+        elif val.lower() in ("true", "false"):
+            out[key] = val.lower() == "true"
+        else:
+            out[key] = val
+    return out
+
+
+def _load_trace(path: str, fmt: str | None, options: tuple[str, ...]):
+    from .traces import read
+
+    return read(path, format=fmt, **_read_options(options))
+
+
+def _progress(quiet: bool):
+    if quiet:
+        return None
+
+    def show(done, total, row):
+        click.echo(f"[{done}/{total}] {row['policy']} @ {row['size']:,}: hit ratio "
+                   f"{100 * row['hit_ratio']:.2f}% ({row['seconds']:.2f} s)", err=True)
+    return show
+
+
+@cli.group()
+def simulate() -> None:
+    """Simulate a building block on a trace or a workload and compare its strategies."""
+
+
+@simulate.command("cache")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
+              help="A trace file (oracleGeneral, csv, text, binary or npy; compressed or not).")
+@click.option("--format", "trace_format", default=None, help="The trace's format (default: guessed).")
+@click.option("-r", "--read-option", "read_options", multiple=True, metavar="NAME=VALUE",
+              help="Passed to the trace reader, e.g. -r key=1 -r delimiter=';' or -r dtype='>i8'.")
+@click.option("--workload", default=None, metavar="SPEC",
+              help="A generated trace instead, e.g. zipf:alpha=0.9,objects=1e6,requests=1e7.")
+@click.option("--policy", "policy_spec", default="all", show_default=True, metavar="P1,P2",
+              help="Policies, with parameters after colons: lru,arc,s3fifo:small_ratio=0.2. 'all': every one.")
+@click.option("--size", "size_spec", default="0.1%,1%,10%", show_default=True, metavar="S1,S2",
+              help="Cache sizes: objects (bytes with --bytes), or percentages of the distinct keys.")
+@click.option("--bytes", "use_bytes", is_flag=True,
+              help="Use the trace's object sizes: sizes count bytes, and byte miss ratios are reported.")
+@click.option("--ttl", type=click.IntRange(min=1), default=None,
+              help="Expire objects this long after insertion, in the unit of the trace's times.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Processes (default: the cores).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of a generated workload.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Draw miss ratio against size (.png or .svg).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Results file (default: results/simulate-cache-DATE-TIME.json).")
+@click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def simulate_cache(trace_path, trace_format, read_options, workload, policy_spec, size_spec, use_bytes,
+                   ttl, jobs, seed, plot, output, fmt, quiet) -> None:
+    """Replay a trace through eviction policies at several sizes; print hit ratios.
+
+    \b
+    tradeoff simulate cache --workload zipf:alpha=0.9,objects=1e5,requests=1e6
+    tradeoff simulate cache --trace multi1.trace.gz --policy lru,arc,lirs --size 500,1000 --plot mr.png
+    tradeoff simulate cache --trace t.oracleGeneral.bin --bytes --size 1%,10%
+    """
+    import numpy as np
+
+    from .cache import simulate as sim
+    from .harness.run import default_output
+
+    if (trace_path is None) == (workload is None):
+        _fail("give either --trace FILE or --workload SPEC")
+    policies = sim.parse_policies(policy_spec)
+    if plot and not plot.lower().endswith((".png", ".svg")):
+        _fail(f"plot file must end in .png or .svg, got {plot}")
+    sizes_arr = times = None
+    if trace_path:
+        tr = _load_trace(trace_path, trace_format, read_options)
+        keys, name = tr.keys, Path(trace_path).name
+        if use_bytes:
+            if tr.sizes is None:
+                _fail(f"{trace_path}: the trace has no object sizes (--bytes needs them)")
+            sizes_arr = tr.sizes
+        if ttl is not None:
+            if tr.times is None:
+                _fail(f"{trace_path}: the trace has no timestamps (--ttl needs them)")
+            times = tr.times
+    else:
+        if use_bytes or ttl is not None:
+            _fail("--bytes and --ttl need a trace with sizes and times (--trace)")
+        keys, name = sim.parse_workload(workload, seed), workload
+    if len(keys) == 0:
+        _fail(f"{name}: the trace is empty")
+    uniq, first = np.unique(keys, return_index=True)
+    distinct = int(uniq.size)
+    if use_bytes:
+        # percentages are of the bytes of all distinct objects (each at its first size)
+        total = int(np.maximum(np.asarray(sizes_arr)[first].astype(np.int64), 1).sum())
+        sizes = sim.parse_sizes(size_spec, total)
+        if sizes[-1] >= total:
+            click.echo(f"note: size {sizes[-1]:,} holds every object ({total:,} bytes): "
+                       f"only cold misses remain", err=True)
+    else:
+        sizes = sim.parse_sizes(size_spec, distinct)
+        if sizes[-1] >= distinct:
+            click.echo(f"note: size {sizes[-1]:,} is at or above the {distinct:,} distinct keys: "
+                       f"only cold misses remain", err=True)
+    if not quiet:
+        click.echo(f"{name}: {len(keys):,} requests, {distinct:,} distinct keys; "
+                   f"{len(policies)} policies x {len(sizes)} sizes", err=True)
+    df = sim.sweep(keys, policies, sizes, sizes_arr=sizes_arr, times=times, ttl=ttl, jobs=jobs,
+                   progress=_progress(quiet))
+    path = output or str(default_output("simulate-cache"))
+    sim.write_results(df, path, trace=name, extra={"tradeoff_distinct": distinct})
+    if plot:
+        sim.plot_curves(df, plot, title=name, y="byte_miss_ratio" if use_bytes else "miss_ratio")
+        click.echo(f"wrote {plot}", err=True)
+    click.echo(f"wrote {path}", err=True)
+    click.echo(("byte hit ratio" if use_bytes else "hit ratio") + " (%), * = best online policy at that size")
+    click.echo(sim.hit_ratio_table(df.assign(hit_ratio=1 - df.byte_miss_ratio) if use_bytes else df, fmt))
+
+
+@cli.command("mrc")
+@click.argument("trace_path", metavar="TRACE", type=click.Path(dir_okay=False))
+@click.option("--format", "trace_format", default=None, help="The trace's format (default: guessed).")
+@click.option("-r", "--read-option", "read_options", multiple=True, metavar="NAME=VALUE",
+              help="Passed to the trace reader, e.g. -r dtype='>i8'.")
+@click.option("--sample", type=click.FloatRange(min=0, max=1, min_open=True), default=None, metavar="RATE",
+              help="SHARDS spatial sampling at this rate (e.g. 0.01) instead of the exact curve.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Draw the curve (.png or .svg).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the whole curve (size, miss_ratio, ...) as CSV.")
+def mrc_cmd(trace_path, trace_format, read_options, sample, plot, output) -> None:
+    """The LRU miss-ratio curve of TRACE at every cache size, in one pass.
+
+    Exact by default (stack distances, O(N log M)); with --sample, SHARDS
+    sampling estimates it and reports the rate and an error estimate.
+    """
+    import numpy as np
+
+    from .cache.mrc import mrc
+    from .cache import simulate as sim
+
+    if plot and not plot.lower().endswith((".png", ".svg")):
+        _fail(f"plot file must end in .png or .svg, got {plot}")
+    tr = _load_trace(trace_path, trace_format, read_options)
+    curve = mrc(tr.keys, sample=sample)
+    a = curve.attrs
+    name = Path(trace_path).name
+    line = f"{name}: {a.get('requests', len(tr.keys)):,} requests, {a.get('distinct', 0):,} distinct keys"
+    if sample is not None:
+        err = a.get("error_estimate")
+        line += (f"; SHARDS rate {a.get('rate', sample):g} ({a.get('sampled_requests', 0):,} sampled requests)"
+                 + (f", estimated error {100 * err:.2f} points" if err is not None else ""))
+    click.echo(line)
+    if output:
+        from ._atomic import atomic_write_text
+
+        atomic_write_text(output, curve.to_csv(index=False))
+        click.echo(f"wrote {output}", err=True)
+    if plot:
+        sim.plot_curves(curve.assign(policy="lru"), plot, title=f"{name}: LRU miss-ratio curve")
+        click.echo(f"wrote {plot}", err=True)
+    sizes = curve["size"].to_numpy()
+    picks = np.unique(np.geomspace(sizes[0], sizes[-1], num=min(12, len(sizes))).round().astype(np.int64))
+    rows = curve.set_index("size").reindex(picks, method="nearest")
+    from .harness.report import format_table
+
+    click.echo(format_table(["size", "miss ratio"],
+                            [[f"{s:,}", f"{100 * m:.2f}%"] for s, m in zip(rows.index, rows["miss_ratio"])],
+                            "table", ["r", "r"]))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,301 @@
+"""Which eviction policy, and at what size: replays of one trace on a grid of
+policies and sizes, in parallel across processes, as a DataFrame and a plot.
+
+>>> from tradeoff.workloads import zipf
+>>> from tradeoff.cache.simulate import sweep
+>>> df = sweep(zipf(20_000, 2_000, 0.9, seed=1), ["lru", "s3fifo"], [100, 400], jobs=1)
+>>> list(df.columns[:4])
+['policy', 'size', 'requests', 'hits']
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..harness.errors import UserError
+from ._replay import POLICIES, POLICY_SPECS, make_engine, replay
+
+
+@dataclass(frozen=True)
+class PolicyChoice:
+    """A policy with parameters, and the label it goes by in tables and plots."""
+    name: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        if not self.params:
+            return self.name
+        return self.name + "".join(f":{k}={v}" for k, v in self.params.items())
+
+
+def _value(text: str):
+    low = text.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def parse_policies(spec: str | Sequence[str]) -> list[PolicyChoice]:
+    """``"lru,arc,s3fifo:small_ratio=0.2"`` -> policy choices; ``all`` means every
+    policy. Parameters follow the name, each after a colon. Bad names raise UserError."""
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    out: list[PolicyChoice] = []
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        if item == "all":
+            out.extend(PolicyChoice(p) for p in POLICIES)
+            continue
+        name, *pairs = item.split(":")
+        if name not in POLICY_SPECS:
+            raise UserError(f"unknown policy {name!r}: choose from {', '.join(POLICIES)}")
+        params = {}
+        for pair in pairs:
+            key, eq, val = pair.partition("=")
+            if not eq or not key:
+                raise UserError(f"bad policy parameter {pair!r} in {item!r}: write name=value")
+            if key not in POLICY_SPECS[name].params:
+                takes = ", ".join(POLICY_SPECS[name].params) or "no parameters"
+                raise UserError(f"unknown parameter {key!r} for policy {name!r} (it takes {takes})")
+            params[key] = _value(val)
+        choice = PolicyChoice(name, params)
+        try:
+            make_engine(name, 10, **params)     # check parameter values before any replay
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"policy {choice.label}: {exc}") from None
+        out.append(choice)
+    if not out:
+        raise UserError("no policy given")
+    return out
+
+
+def parse_sizes(spec: str | Sequence, distinct: int) -> list[int]:
+    """``"100,1000"`` (objects, or bytes with sizes) or ``"0.1%,1%,10%"`` (of the
+    distinct keys); sorted, duplicates dropped. Bad sizes raise UserError."""
+    items = spec.split(",") if isinstance(spec, str) else [str(s) for s in spec]
+    out = set()
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        if item.endswith("%"):
+            try:
+                pct = float(item[:-1])
+            except ValueError:
+                raise UserError(f"bad size {item!r}: a whole number or a percentage such as 1%") from None
+            if not (0 < pct <= 100) or math.isnan(pct):
+                raise UserError(f"size {item} is outside (0%, 100%]")
+            size = round(pct / 100 * distinct)
+            if size < 1:
+                raise UserError(f"size {item} of {distinct} distinct keys is below one object")
+        else:
+            try:
+                size = int(float(item)) if "e" in item.lower() else int(item)
+            except ValueError:
+                raise UserError(f"bad size {item!r}: a whole number or a percentage such as 1%") from None
+            if size < 1:
+                raise UserError(f"size {item} is below 1")
+        out.add(size)
+    if not out:
+        raise UserError("no size given")
+    return sorted(out)
+
+
+WORKLOADS = ("zipf", "uniform", "scan", "hotspot")
+
+
+def parse_workload(spec: str, seed: int = 0) -> np.ndarray:
+    """``"zipf:alpha=0.9,objects=1e6,requests=1e7"`` -> the generated keys."""
+    from .. import workloads
+
+    name, _, rest = spec.partition(":")
+    if name not in WORKLOADS:
+        raise UserError(f"unknown workload {name!r}: choose from {', '.join(WORKLOADS)}")
+    args: dict = {"requests": 1_000_000, "objects": 100_000}
+    for pair in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, val = pair.partition("=")
+        if not eq:
+            raise UserError(f"bad workload parameter {pair!r}: write name=value")
+        try:
+            args[key] = float(val)
+        except ValueError:
+            raise UserError(f"workload parameter {key}={val!r} is not a number") from None
+    kwargs = {"n_requests": int(args.pop("requests")), "n_objects": int(args.pop("objects")),
+              "seed": int(args.pop("seed", seed))}
+    if name in ("zipf", "hotspot") and "alpha" in args:
+        kwargs["alpha"] = args.pop("alpha")
+    if args:
+        raise UserError(f"unknown parameter {sorted(args)[0]!r} for workload {name!r} "
+                        f"(it takes requests, objects, seed{', alpha' if name in ('zipf', 'hotspot') else ''})")
+    try:
+        return getattr(workloads, name)(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"workload {spec!r}: {exc}") from None
+
+
+# the trace a forked worker replays (set before the pool forks, so never pickled)
+_SHARED: dict = {}
+
+
+def _one(task):
+    label, name, params, size = task
+    s = _SHARED
+    t0 = time.perf_counter()
+    r = replay(s["keys"], name, size, sizes=s["sizes"], times=s["times"], ttl=s["ttl"], **params)
+    elapsed = time.perf_counter() - t0
+    return {"policy": label, "size": size, "requests": r.requests, "hits": r.hits,
+            "hit_ratio": r.hit_ratio, "miss_ratio": r.miss_ratio,
+            "byte_miss_ratio": r.byte_miss_ratio, "expired": r.expired,
+            "memory_bytes": r.memory_bytes, "seconds": elapsed}
+
+
+def sweep(keys, policies: Iterable, sizes: Iterable[int], *, sizes_arr=None, times=None,
+          ttl=None, jobs: int | None = None,
+          progress: Callable[[int, int, dict], None] | None = None):
+    """Replay ``keys`` through every policy at every size; return a DataFrame with
+    one row per (policy, size): requests, hits, hit_ratio, miss_ratio,
+    byte_miss_ratio, expired, memory_bytes and the seconds the replay took.
+
+    ``policies`` are names or :class:`PolicyChoice`; ``sizes_arr``/``times``/``ttl``
+    go to :func:`replay`. ``jobs`` processes run the replays (default: the number
+    of cores; 1 runs them here). Workers are forked, so the trace is shared, not
+    copied. ``progress(done, total, row)`` is called as each replay finishes.
+    """
+    import pandas as pd
+
+    choices = [p if isinstance(p, PolicyChoice) else PolicyChoice(p) for p in policies]
+    sizes = list(sizes)
+    tasks = [(c.label, c.name, c.params, int(size)) for c in choices for size in sizes]
+    # the largest replays first, so that the pool's tail is short
+    order = sorted(range(len(tasks)), key=lambda i: -tasks[i][3])
+    _SHARED.update(keys=keys, sizes=sizes_arr, times=times, ttl=ttl)
+    jobs = jobs or os.cpu_count() or 1
+    rows: list = [None] * len(tasks)
+    try:
+        if jobs == 1 or len(tasks) == 1 or sys.platform == "win32":
+            for done, i in enumerate(order, 1):
+                rows[i] = _one(tasks[i])
+                if progress:
+                    progress(done, len(tasks), rows[i])
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
+                                     mp_context=mp.get_context("fork")) as pool:
+                futures = {pool.submit(_one, tasks[i]): i for i in order}
+                for done, fut in enumerate(as_completed(futures), 1):
+                    rows[futures[fut]] = fut.result()
+                    if progress:
+                        progress(done, len(tasks), rows[futures[fut]])
+    finally:
+        _SHARED.clear()
+    return pd.DataFrame(rows)
+
+
+def plot_curves(df, path, *, title: str = "", x: str = "size", y: str = "miss_ratio") -> None:
+    """Miss ratio against cache size, one line per policy; PNG or SVG by the
+    file's extension; written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .._atomic import atomic_path
+
+    ext = os.path.splitext(str(path))[1].lower()
+    if ext not in (".png", ".svg"):
+        raise UserError(f"plot file must end in .png or .svg, got {path}")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    try:
+        for label, part in df.groupby("policy", sort=False):
+            part = part.sort_values(x)
+            ax.plot(part[x], part[y], marker="o" if len(part) < 30 else None, label=str(label))
+        if df[x].max() / max(df[x].min(), 1) >= 20:
+            ax.set_xscale("log")
+        ax.set_xlabel("cache size" + (" (bytes)" if "byte" in y else ""))
+        ax.set_ylabel(y.replace("_", " "))
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        if title:
+            ax.set_title(title)
+        if df["policy"].nunique() > 1:
+            ax.legend()
+        fig.tight_layout()
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext[1:])
+    finally:
+        plt.close(fig)
+
+
+def write_results(df, path, *, trace: str, suite: str = "simulate-cache",
+                  extra: dict | None = None) -> None:
+    """Write a sweep as a results file (pyperf JSON with one scenario per policy
+    and size), so that ``tradeoff report`` and ``tradeoff compare`` read it.
+    The timing of each entry is the replay's wall time."""
+    import platform
+
+    import pyperf
+
+    from .. import __version__
+    from ..harness import results
+    from ._impl import BUILD
+
+    run_md = {"tradeoff_version": __version__, "tradeoff_build": BUILD,
+              "tradeoff_mode": "simulate", "tradeoff_python": platform.python_version()}
+    run_md.update(extra or {})
+    benches = []
+    for row in df.to_dict("records"):
+        params = {"trace": trace, "size": int(row["size"]), "policy": row["policy"]}
+        metrics = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()
+                   if k not in ("policy", "size", "seconds")}
+        md = {"name": results.format_name("replay", params), "unit": "second",
+              "tradeoff_kind": results.KIND_SCENARIO, "tradeoff_func": "replay",
+              "tradeoff_suite": suite, "tradeoff_params": results.dumps_json(params),
+              "tradeoff_compare": "policy", "tradeoff_metrics": results.dumps_json(metrics)}
+        md.update(run_md)
+        run = pyperf.Run([max(float(row["seconds"]), 1e-9)], warmups=None, metadata=md,
+                         collect_metadata=False)
+        benches.append(pyperf.Benchmark([run]))
+    try:
+        results.dump_suite(pyperf.BenchmarkSuite(benches), path)
+    except OSError as exc:
+        raise UserError(f"cannot write results to {path}: {exc.strerror or exc}") from None
+
+
+def hit_ratio_table(df, fmt: str = "table", value: str = "hit_ratio") -> str:
+    """Policies down, sizes across, hit ratios in percent (the best per size marked *,
+    Belady excluded since no online policy can reach it)."""
+    from ..harness.report import format_table
+
+    sizes = sorted(df["size"].unique())
+    pivot = df.pivot_table(index="policy", columns="size", values=value, sort=False)
+    online = [p for p in pivot.index if not p.startswith("belady")]
+    best = {s: pivot.loc[online, s].max() for s in sizes} if online else {}
+    rows = []
+    for policy in pivot.index:
+        cells = [policy]
+        for s in sizes:
+            v = pivot.loc[policy, s]
+            mark = "*" if policy in online and v == best.get(s) else ""
+            cells.append(f"{100 * v:.2f}{mark}")
+        rows.append(cells)
+    headers = ["policy"] + [f"{s:,}" for s in sizes]
+    return format_table(headers, rows, fmt, ["l"] + ["r"] * len(sizes))
