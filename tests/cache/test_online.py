@@ -1,0 +1,99 @@
+"""The online mappings over replay engines (``PolicyCache`` and its named classes).
+
+The engines' own policies are checked against models in test_policy_*.py; here
+the wrapper: that it keeps the dict and the engine in step under any mix of
+operations, and that over the LRU, FIFO and LFU engines it behaves exactly like
+the specialized classes.
+"""
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tradeoff.cache import (ARCCache, ClockCache, FIFOCache, LFUCache, LIRSCache, LRUCache,
+                            PolicyCache, S3FIFOCache, SieveCache, WTinyLFUCache)
+
+ops = st.lists(st.tuples(st.sampled_from(["get", "set", "del", "peek"]), st.integers(0, 11)),
+               max_size=150)
+ONLINE = ["clock", "sieve", "s3fifo", "arc", "lirs", "wtinylfu"]
+
+
+def apply(cache, op, key):
+    if op == "get":
+        return cache.get(key, "missing")
+    if op == "set":
+        cache[key] = key * 10
+        return None
+    if op == "del":
+        try:
+            del cache[key]
+            return True
+        except KeyError:
+            return False
+    return cache.peek(key, "missing")
+
+
+@settings(max_examples=120, deadline=None)
+@given(ops, st.sampled_from(["lru", "fifo", "lfu"]), st.integers(1, 6))
+def test_over_lru_fifo_lfu_it_equals_the_specialized_classes(seq, policy, maxsize):
+    ours = PolicyCache(maxsize, policy)
+    ref = {"lru": LRUCache, "fifo": FIFOCache, "lfu": LFUCache}[policy](maxsize)
+    for op, key in seq:
+        assert apply(ours, op, key) == apply(ref, op, key)
+        assert sorted(ours) == sorted(ref)
+        ours._check()
+    assert (ours.hits, ours.misses) == (ref.hits, ref.misses)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops, st.sampled_from(ONLINE), st.integers(1, 6))
+def test_dict_and_engine_stay_in_step(seq, policy, maxsize):
+    cache = PolicyCache(maxsize, policy)
+    values = {}
+    for op, key in seq:
+        out = apply(cache, op, key)
+        if op == "set":
+            values[key] = key * 10
+        if op in ("get", "peek") and out != "missing":
+            assert out == values[key]
+        cache._check()
+        assert len(cache) <= maxsize
+        for k in cache:
+            assert cache.peek(k) == values[k]
+
+
+def test_named_classes_and_parameters():
+    for cls, policy in [(ClockCache, "clock"), (SieveCache, "sieve"), (S3FIFOCache, "s3fifo"),
+                        (ARCCache, "arc"), (LIRSCache, "lirs"), (WTinyLFUCache, "wtinylfu")]:
+        c = cls(100)
+        assert c.policy == policy and cls.__name__.lower().startswith(policy[:3])
+        for i in range(1000):
+            c[i % 300] = i
+            assert len(c) <= 100
+        c._check()
+    assert S3FIFOCache(10, small_ratio=0.2).params["small_ratio"] == 0.2
+    with pytest.raises(ValueError, match="unknown parameter"):
+        SieveCache(10, ratio=1)
+    with pytest.raises(ValueError, match="whole trace"):
+        PolicyCache(10, "belady")
+    with pytest.raises(ValueError, match="maxsize"):
+        SieveCache(0)
+
+
+def test_keys_with_equal_hashes_cannot_both_stay():
+    c = SieveCache(10)
+    c[-1] = "a"                # hash(-1) == hash(-2) == -2
+    c[-2] = "b"
+    assert -2 in c and -1 not in c and len(c) == 1
+    c._check()
+
+
+def test_a_hot_key_survives_a_scan_under_s3fifo_but_not_fifo():
+    s3, fifo = S3FIFOCache(100), FIFOCache(100)
+    for c in (s3, fifo):
+        for _ in range(3):
+            c["hot"] = 1
+            c.get("hot")
+        for i in range(1000):
+            c[i] = i
+            c.get("hot")
+    assert "hot" in s3 and "hot" not in fifo
