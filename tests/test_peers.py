@@ -79,74 +79,7 @@ def zipf_trace(tmp_path_factory):
     return keys, path
 
 
-# ---------------------------------------------------------------------------
-# oracleGeneral writing (numpy only)
-# ---------------------------------------------------------------------------
-
-
-def test_record_layout_is_packed_little_endian_24_bytes():
-    dt = _peers.ORACLE_GENERAL_DTYPE
-    assert dt.itemsize == 24
-    assert [dt.fields[name][1] for name in dt.names] == [0, 4, 12, 16]
-    assert [dt.fields[name][0].str for name in dt.names] == ["<u4", "<u8", "<u4", "<i8"]
-
-
-def test_next_access_vtime_is_one_based_next_position_or_minus_one():
-    keys = np.array([5, 7, 5, 5, 9, 7], dtype=np.int64)
-    # request 0 (key 5) is next requested at position 2 -> 1-based 3, and so on
-    assert _peers.next_access_vtime(keys).tolist() == [3, 6, 4, -1, -1, -1]
-    assert _peers.next_access_vtime(np.array([], dtype=np.int64)).tolist() == []
-    assert _peers.next_access_vtime(np.array([1])).tolist() == [-1]
-
-
-def test_write_oracle_general_bytes(tmp_path):
-    keys = np.array([5, 7, 5, 5, 9, 7, -1], dtype=np.int64)
-    path = tmp_path / "t.bin"
-    _peers.write_oracle_general(keys, path)
-    raw = path.read_bytes()
-    assert len(raw) == 24 * len(keys)
-    # clock_time 0 | obj_id 5 | obj_size 1 | next_access_vtime 3
-    assert raw[:24] == bytes.fromhex("00000000" "0500000000000000" "01000000" "0300000000000000")
-    rec = np.fromfile(path, dtype=_peers.ORACLE_GENERAL_DTYPE)
-    assert rec["obj_id"].tolist()[:6] == [5, 7, 5, 5, 9, 7]
-    assert int(rec["obj_id"][6]) == 2**64 - 1  # int64 id keeps its bit pattern
-    assert (rec["obj_size"] == 1).all() and (rec["clock_time"] == 0).all()
-    assert rec["next_access_vtime"].tolist() == [3, 6, 4, -1, -1, -1, -1]
-
-
-def test_write_is_atomic_and_chunked(tmp_path, monkeypatch):
-    monkeypatch.setattr(_peers, "_WRITE_CHUNK", 1000)  # several chunks
-    keys = zipf_keys(4_321, 500, seed=1)
-    path = tmp_path / "t.bin"
-    path.write_bytes(b"old contents")
-    _peers.write_oracle_general(keys, path)
-    rec = np.fromfile(path, dtype=_peers.ORACLE_GENERAL_DTYPE)
-    assert rec["obj_id"].astype(np.int64).tolist() == keys.tolist()
-    assert rec["next_access_vtime"].tolist() == _peers.next_access_vtime(keys).tolist()
-    assert os.listdir(tmp_path) == ["t.bin"]  # no temporary file left behind
-
-
-def test_failed_write_leaves_target_and_no_temp(tmp_path, monkeypatch):
-    path = tmp_path / "t.bin"
-    path.write_bytes(b"old contents")
-
-    def failing_replace(src, dst):
-        assert os.path.getsize(src) == 24 * 10  # the temp file was fully written
-        raise OSError("rename failed")
-
-    monkeypatch.setattr(_peers.os, "replace", failing_replace)
-    with pytest.raises(OSError, match="rename failed"):
-        _peers.write_oracle_general(np.arange(10), path)
-    monkeypatch.undo()
-    assert path.read_bytes() == b"old contents"
-    assert os.listdir(tmp_path) == ["t.bin"]
-
-
-@pytest.mark.parametrize("bad", [np.zeros((2, 2), dtype=np.int64), np.array([1.5, 2.0])])
-def test_write_rejects_non_integer_or_non_1d(tmp_path, bad):
-    with pytest.raises(UserError):
-        _peers.write_oracle_general(bad, tmp_path / "t.bin")
-    assert os.listdir(tmp_path) == []
+# The oracleGeneral writer itself is tested in tests/traces/test_write_oracle.py.
 
 
 # ---------------------------------------------------------------------------

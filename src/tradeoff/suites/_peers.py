@@ -73,7 +73,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tradeoff._atomic import atomic_path
 from tradeoff.harness.errors import Skip, UserError
 
 __all__ = [
@@ -89,16 +88,10 @@ __all__ = [
     "make_lru_mapping",
 ]
 
-# One oracleGeneral record: packed (itemsize 24, no padding), little-endian.
-ORACLE_GENERAL_DTYPE = np.dtype(
-    [
-        ("clock_time", "<u4"),
-        ("obj_id", "<u8"),
-        ("obj_size", "<u4"),
-        ("next_access_vtime", "<i8"),
-    ]
-)
-assert ORACLE_GENERAL_DTYPE.itemsize == 24
+# The oracleGeneral format lives in tradeoff.traces (one reader, one writer).
+from tradeoff.traces import ORACLE_GENERAL_DTYPE, next_access_vtime  # noqa: E402
+from tradeoff.traces import write_oracle_general as _write_oracle_general  # noqa: E402
+from tradeoff.traces._oracle import _keys_arg  # noqa: E402
 
 # import name -> pip name, for the Skip message.
 _PIP_NAMES = {
@@ -126,7 +119,6 @@ LIBCACHESIM_POLICIES = {
 
 LRU_MAPPING_IMPLS = ("lru_dict", "cachebox", "cachetools")
 
-_WRITE_CHUNK = 1 << 20  # records per write: bounds the temporary record buffer
 
 
 def require(module_name: str, what: str):
@@ -154,69 +146,11 @@ def require(module_name: str, what: str):
 # ---------------------------------------------------------------------------
 
 
-def _as_keys(keys: Any) -> np.ndarray:
-    """Return ``keys`` as a 1-D int64 array, or raise UserError."""
-    arr = np.asarray(keys)
-    if arr.ndim != 1:
-        raise UserError(f"keys must be a 1-D array of object ids, got shape {arr.shape}")
-    if arr.size == 0:
-        return arr.astype(np.int64)
-    if arr.dtype.kind not in "iu":
-        raise UserError(f"keys must be integers, got dtype {arr.dtype}")
-    if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and arr.max() > np.iinfo(np.int64).max:
-        # uint64 ids above 2**63 keep their identity through the int64 view.
-        return arr.view(np.int64)
-    return arr.astype(np.int64, copy=False)
-
-
-def next_access_vtime(keys: np.ndarray) -> np.ndarray:
-    """libCacheSim's ``next_access_vtime`` for each request of ``keys``.
-
-    Entry ``i`` is ``j + 1`` where ``j > i`` is the index of the next request
-    for ``keys[i]`` (1-based positions, as libCacheSim's converter writes),
-    or ``-1`` if ``keys[i]`` is not requested again. Vectorised: one stable
-    argsort groups each key's requests in trace order, and each request's
-    successor within its group is its next access.
-    """
-    keys = _as_keys(keys)
-    n = keys.size
-    out = np.full(n, -1, dtype=np.int64)
-    if n < 2:
-        return out
-    order = np.argsort(keys, kind="stable")
-    same = keys[order[1:]] == keys[order[:-1]]
-    out[order[:-1][same]] = order[1:][same] + 1
-    return out
-
-
 def write_oracle_general(keys: np.ndarray, path, *, fsync: bool = False) -> None:
-    """Write ``keys`` (object ids, one per request) as an oracleGeneral trace.
-
-    Every record gets ``clock_time = 0``, ``obj_size = 1`` and the 1-based
-    ``next_access_vtime`` (``-1`` for a last access), so the file also drives
-    Belady. Ids are stored as uint64 (an int64 id keeps its bit pattern, so
-    distinct ids stay distinct).
-
-    The file appears atomically: records go to a temporary file in the same
-    directory, which then replaces ``path`` with :func:`os.replace`; on any
-    error the temporary file is removed and ``path`` is left untouched. With
-    ``fsync=True`` the data is flushed to disk before the rename.
-    """
-    keys = _as_keys(keys)
-    path = Path(path)
-    nxt = next_access_vtime(keys)
-    ids = keys.view(np.uint64)
-    n = keys.size
-
-    with atomic_path(path, fsync=fsync) as tmp, open(tmp, "wb") as fh:
-        buf = np.zeros(min(n, _WRITE_CHUNK), dtype=ORACLE_GENERAL_DTYPE)
-        buf["obj_size"] = 1  # clock_time stays 0
-        for start in range(0, n, _WRITE_CHUNK):
-            stop = min(start + _WRITE_CHUNK, n)
-            rec = buf[: stop - start]
-            rec["obj_id"] = ids[start:stop]
-            rec["next_access_vtime"] = nxt[start:stop]
-            rec.tofile(fh)
+    """Write ``keys`` as an oracleGeneral trace (sizes 1, times 0, next access
+    filled in): :func:`tradeoff.traces.write_oracle_general` with the keys first,
+    as the suites call it. Atomic; bad keys raise UserError."""
+    _write_oracle_general(path, keys, fsync=fsync)
 
 
 def _trace_requests(path: Path) -> int:
@@ -369,10 +303,10 @@ def libcachesim_replay(path_or_keys, capacity, policy: str = "lru", hashpower: i
     """
     if isinstance(path_or_keys, (str, os.PathLike)):
         return _replay_file(Path(path_or_keys), capacity, policy, hashpower)
-    keys = _as_keys(path_or_keys)
     _cache_factory(capacity, policy, hashpower, f"libcachesim {policy} replay")  # fail before writing
-    if keys.size == 0:
+    if np.asarray(path_or_keys).size == 0:
         return {"hits": 0, "misses": 0, "requests": 0, "miss_ratio": 0.0}
+    keys = _keys_arg(path_or_keys)
     with tempfile.TemporaryDirectory(prefix="tradeoff-lcs-") as tmpdir:
         path = Path(tmpdir) / "trace.oracleGeneral.bin"
         write_oracle_general(keys, path)
