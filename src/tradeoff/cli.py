@@ -321,7 +321,7 @@ def mrc_cmd(trace_path, trace_format, read_options, sample, plot, output) -> Non
     """
     import numpy as np
 
-    from .cache.mrc import mrc
+    from .cache.curves import mrc
     from .cache import simulate as sim
 
     if plot and not plot.lower().endswith((".png", ".svg")):
@@ -330,10 +330,11 @@ def mrc_cmd(trace_path, trace_format, read_options, sample, plot, output) -> Non
     curve = mrc(tr.keys, sample=sample)
     a = curve.attrs
     name = Path(trace_path).name
-    line = f"{name}: {a.get('requests', len(tr.keys)):,} requests, {a.get('distinct', 0):,} distinct keys"
+    approx = "" if sample is None else "about "
+    line = f"{name}: {a.get('requests', len(tr.keys)):,} requests, {approx}{a.get('distinct', 0):,} distinct keys"
     if sample is not None:
         err = a.get("error_estimate")
-        line += (f"; SHARDS rate {a.get('rate', sample):g} ({a.get('sampled_requests', 0):,} sampled requests)"
+        line += (f"; SHARDS rate {a.get('sample_rate', sample):g} ({a.get('sampled_requests', 0):,} sampled requests)"
                  + (f", estimated error {100 * err:.2f} points" if err is not None else ""))
     click.echo(line)
     if output:

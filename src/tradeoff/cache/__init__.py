@@ -12,11 +12,12 @@ from collections.abc import ItemsView, MutableMapping, ValuesView
 
 from ._impl import MAX_SIZE, _FIFO, _LFU, _LRU, _TTL
 from ._replay import POLICIES, POLICY_SPECS, ReplayResult, make_engine, policy_params, replay
+from .curves import mrc, stack_distances
 from ._online import (ARCCache, ClockCache, LIRSCache, PolicyCache, S3FIFOCache, SieveCache,
                       WTinyLFUCache)
 
 __all__ = ["LRUCache", "LFUCache", "FIFOCache", "TTLCache", "replay", "ReplayResult", "POLICIES",
-           "policy_params", "PolicyCache", "ClockCache", "SieveCache", "S3FIFOCache", "ARCCache",
+           "policy_params", "mrc", "stack_distances", "PolicyCache", "ClockCache", "SieveCache", "S3FIFOCache", "ARCCache",
            "LIRSCache", "WTinyLFUCache"]
 
 
