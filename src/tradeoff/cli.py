@@ -226,6 +226,8 @@ def simulate() -> None:
               help="Policies, with parameters after colons: lru,arc,s3fifo:small_ratio=0.2. 'all': every one.")
 @click.option("--size", "size_spec", default="0.1%,1%,10%", show_default=True, metavar="S1,S2",
               help="Cache sizes: objects (bytes with --bytes), or percentages of the distinct keys.")
+@click.option("--grid", type=click.IntRange(min=2, max=200), default=None, metavar="N",
+              help="Instead of --size: N sizes spaced evenly on a log scale from 0.1% to 100% (a curve).")
 @click.option("--bytes", "use_bytes", is_flag=True,
               help="Use the trace's object sizes: sizes count bytes, and byte miss ratios are reported.")
 @click.option("--ttl", type=click.IntRange(min=1), default=None,
@@ -237,13 +239,14 @@ def simulate() -> None:
               help="Results file (default: results/simulate-cache-DATE-TIME.json).")
 @click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
-def simulate_cache(trace_path, trace_format, read_options, workload, policy_spec, size_spec, use_bytes,
+def simulate_cache(trace_path, trace_format, read_options, workload, policy_spec, size_spec, grid, use_bytes,
                    ttl, jobs, seed, plot, output, fmt, quiet) -> None:
     """Replay a trace through eviction policies at several sizes; print hit ratios.
 
     \b
     tradeoff simulate cache --workload zipf:alpha=0.9,objects=1e5,requests=1e6
-    tradeoff simulate cache --trace multi1.trace.gz --policy lru,arc,lirs --size 500,1000 --plot mr.png
+    tradeoff simulate cache --trace multi1.trace.gz --policy lru,arc,lirs --size 500,1000
+    tradeoff simulate cache --trace multi1.trace.gz --grid 20 --plot curves.png
     tradeoff simulate cache --trace t.oracleGeneral.bin --bytes --size 1%,10%
     """
     import numpy as np
@@ -274,17 +277,19 @@ def simulate_cache(trace_path, trace_format, read_options, workload, policy_spec
         keys, name = sim.parse_workload(workload, seed), workload
     if len(keys) == 0:
         _fail(f"{name}: the trace is empty")
+    if grid:
+        size_spec = ",".join(f"{p:.6g}%" for p in np.geomspace(0.1, 100, grid))
     uniq, first = np.unique(keys, return_index=True)
     distinct = int(uniq.size)
     if use_bytes:
         # percentages are of the bytes of all distinct objects (each at its first size)
         total = int(np.maximum(np.asarray(sizes_arr)[first].astype(np.int64), 1).sum())
-        sizes = sim.parse_sizes(size_spec, total)
+        sizes = sim.parse_sizes(size_spec, total, grid_ok=bool(grid))
         if sizes[-1] >= total:
             click.echo(f"note: size {sizes[-1]:,} holds every object ({total:,} bytes): "
                        f"only cold misses remain", err=True)
     else:
-        sizes = sim.parse_sizes(size_spec, distinct)
+        sizes = sim.parse_sizes(size_spec, distinct, grid_ok=bool(grid))
         if sizes[-1] >= distinct:
             click.echo(f"note: size {sizes[-1]:,} is at or above the {distinct:,} distinct keys: "
                        f"only cold misses remain", err=True)

@@ -86,9 +86,10 @@ def parse_policies(spec: str | Sequence[str]) -> list[PolicyChoice]:
     return out
 
 
-def parse_sizes(spec: str | Sequence, distinct: int) -> list[int]:
+def parse_sizes(spec: str | Sequence, distinct: int, grid_ok: bool = False) -> list[int]:
     """``"100,1000"`` (objects, or bytes with sizes) or ``"0.1%,1%,10%"`` (of the
-    distinct keys); sorted, duplicates dropped. Bad sizes raise UserError."""
+    distinct keys); sorted, duplicates dropped. Bad sizes raise UserError
+    (``grid_ok``: percentages below one object are dropped instead)."""
     items = spec.split(",") if isinstance(spec, str) else [str(s) for s in spec]
     out = set()
     for item in items:
@@ -104,6 +105,8 @@ def parse_sizes(spec: str | Sequence, distinct: int) -> list[int]:
                 raise UserError(f"size {item} is outside (0%, 100%]")
             size = round(pct / 100 * distinct)
             if size < 1:
+                if grid_ok:
+                    continue
                 raise UserError(f"size {item} of {distinct} distinct keys is below one object")
         else:
             try:
@@ -227,7 +230,8 @@ def plot_curves(df, path, *, title: str = "", x: str = "size", y: str = "miss_ra
     try:
         for label, part in df.groupby("policy", sort=False):
             part = part.sort_values(x)
-            ax.plot(part[x], part[y], marker="o" if len(part) < 30 else None, label=str(label))
+            style = {"color": "black", "linestyle": "--"} if str(label).startswith("belady") else {}
+            ax.plot(part[x], part[y], marker="o" if len(part) < 30 else None, label=str(label), **style)
         if df[x].max() / max(df[x].min(), 1) >= 20:
             ax.set_xscale("log")
         ax.set_xlabel("cache size" + (" (bytes)" if "byte" in y else ""))
