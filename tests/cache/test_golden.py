@@ -11,10 +11,14 @@ What must match (see shared/traces/README.md):
 - LFU: within 1 point of libCacheSim's value (the README's contract). Our LFU
   breaks ties between equal counts by least recent use, which is also
   libCacheSim's rule, so the two decimals agree too and are tested as well.
+- Belady: libCacheSim's hit ratio to two decimals (MIN has one definition).
+- CLOCK, SIEVE, S3-FIFO, ARC, LIRS, W-TinyLFU: within 1 point of libCacheSim's
+  value, or a documented reason in ``GAPS`` (the parameter or rule that
+  differs); a documented gap is still bounded, so that it cannot grow unseen.
+
+The traces are read with ``tradeoff.traces.read``, as a user would read them.
 """
-import gzip
 import json
-import lzma
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +28,7 @@ import pytest
 
 from cache_models import model_replay
 from tradeoff.cache import replay
+from tradeoff.traces import read
 
 ENV_VAR = "TRADEOFF_TRACES"
 # tests/cache/test_golden.py: parents[2] is the repository root, and shared/
@@ -55,15 +60,16 @@ def _trace_file(name):
 
 @lru_cache(maxsize=None)
 def load_trace(name):
-    """The keys of a reference trace as a 1-D int64 array."""
+    """The keys of a reference trace as a 1-D int64 array, through tradeoff.traces:
+    the LIRS text traces by format guessing; scarab is raw big-endian int64
+    (Caffeine's "scarab" format), which is never guessed."""
     path = _trace_file(name)
-    if path.suffix == ".gz":
-        # LIRS text format: one integer key per line; a line holding only "*"
-        # is not a request.
-        tokens = gzip.decompress(path.read_bytes()).split()
-        return np.array([int(t) for t in tokens if t != b"*"], dtype=np.int64)
-    # Caffeine's "scarab" format: raw big-endian signed 64-bit keys, no header.
-    return np.frombuffer(lzma.decompress(path.read_bytes()), dtype=">i8").astype(np.int64)
+    if path.name.endswith(".xz") and name.startswith("scarab"):
+        trace = read(path, format="binary", dtype=">i8")
+    else:
+        trace = read(path)
+        assert trace.format == "text"
+    return np.ascontiguousarray(trace.keys)
 
 
 def _cases():
@@ -144,3 +150,142 @@ def test_lfu_within_one_point_of_libcachesim(name, capacity):
     # Same tie-break rule as libCacheSim (least recently used among equal
     # counts), so the two decimals agree as well.
     assert round(got, 2) == expected["lfu"]
+
+
+@pytest.mark.parametrize("name, capacity", CASES)
+def test_belady_matches_libcachesim(name, capacity):
+    _require_traces()
+    expected = EXPECTED["traces"][name]["sizes"][str(capacity)]
+    keys = load_trace(name)
+    got = percent(replay(keys, "belady", capacity).hits, len(keys))
+    assert round(got, 2) == expected["belady"]
+    published = EXPECTED["traces"][name].get("caffeine_published", {}).get(str(capacity), {})
+    if "belady" in published:
+        # Caffeine's simulator: the same optimum, to rounding of the last digit
+        assert abs(got - published["belady"]) <= 0.011
+
+
+OTHERS = ["clock", "sieve", "s3fifo", "arc", "lirs", "wtinylfu"]
+
+# (policy, trace, capacity) -> (largest gap in points, the documented reason)
+S3FIFO_WARMUP = ("libCacheSim 0.3.5 puts new objects into the main queue until the first "
+                 "eviction once the small queue is full (a rule added to it in Dec 2024); the "
+                 "paper's Algorithm 1 always inserts into the small queue, which we follow. "
+                 "replay(..., 's3fifo', c, fill_main=True) reproduces libCacheSim exactly "
+                 "(tested below)")
+WTINY_COUNTING = ("libCacheSim's WTinyLFU counts frequencies in a counting Bloom filter "
+                  "(32-bit counters, 10 hashes) that overestimates; with exact counts its own "
+                  "scheme lands within a point of ours")
+WTINY_AGING = ("aging: we halve the count-min sketch every sample_factor*C = 10*C requests "
+               "(the paper's rule); libCacheSim halves only after 32*main hits in the main. "
+               "sample_factor=32 brings it within about a point")
+WTINY_MIXED = ("several 1-2 point effects add up: libCacheSim's window is floor(0.01*C) where "
+               "Caffeine's layout rounds up, its Bloom-filter counts, its aging rule, and our "
+               "doorkeeper; doorkeeper=False, sample_factor=32 lands within a point")
+WTINY_DOORKEEPER = ("the doorkeeper absorbs first occurrences (doorkeeper=False: 44.85, 2.3 "
+                    "points closer); the rest is libCacheSim's Bloom-filter counting, which we "
+                    "do not offer")
+WTINY_LOOP = ("libCacheSim's Bloom-filter counts (its own figure moves 42.1-46.1 when the keys "
+              "are relabelled) against our count-min sketch; ours is within 0.7 points of "
+              "Belady's 50.54")
+GAPS: dict = {
+    ("wtinylfu", "multi1", 500): (1.4, WTINY_COUNTING),
+    ("wtinylfu", "gli", 500): (2.5, WTINY_COUNTING),
+    ("wtinylfu", "gli", 250): (1.5, WTINY_MIXED),
+    ("wtinylfu", "sprite", 500): (5.5, WTINY_AGING),
+    ("wtinylfu", "sprite", 1000): (5.2, WTINY_AGING),
+    ("wtinylfu", "loop", 512): (7.5, WTINY_LOOP),
+    ("wtinylfu", "cs", 100): (4.8, WTINY_MIXED),
+    ("wtinylfu", "ps", 200): (4.6, WTINY_DOORKEEPER),
+    ("s3fifo", "multi1", 500): (6.4, S3FIFO_WARMUP),
+    ("s3fifo", "multi1", 1000): (3.5, S3FIFO_WARMUP),
+    ("s3fifo", "gli", 250): (14.7, S3FIFO_WARMUP),
+    ("s3fifo", "gli", 500): (14.5, S3FIFO_WARMUP),
+    ("s3fifo", "gli", 1000): (9.3, S3FIFO_WARMUP),
+    ("s3fifo", "gli", 2000): (5.3, S3FIFO_WARMUP),
+    ("s3fifo", "loop", 256): (22.9, S3FIFO_WARMUP),
+    ("s3fifo", "loop", 512): (45.6, S3FIFO_WARMUP),
+    ("s3fifo", "cs", 100): (4.6, S3FIFO_WARMUP),
+    ("s3fifo", "cs", 500): (25.2, S3FIFO_WARMUP),
+    ("s3fifo", "ps", 200): (3.8, S3FIFO_WARMUP),
+    ("s3fifo", "ps", 1000): (12.8, S3FIFO_WARMUP),
+}
+
+
+def _other_cases():
+    if TRACES_DIR is None:
+        return CASES
+    return [pytest.param(policy, name, int(cap), id=f"{policy}-{name}-{cap}")
+            for policy in OTHERS
+            for name, info in EXPECTED["traces"].items()
+            for cap in info["sizes"]
+            if policy in info["sizes"][cap]]
+
+
+@pytest.mark.parametrize("policy, name, capacity", _other_cases())
+def test_other_policies_within_one_point_or_a_documented_reason(policy, name, capacity):
+    _require_traces()
+    expected = EXPECTED["traces"][name]["sizes"][str(capacity)][policy]
+    keys = load_trace(name)
+    got = percent(replay(keys, policy, capacity).hits, len(keys))
+    gap = GAPS.get((policy, name, capacity))
+    if gap is None:
+        assert abs(got - expected) <= 1.0, (
+            f"{policy} on {name} at {capacity}: {got:.2f}% vs libCacheSim {expected}%: "
+            f"more than 1 point and no documented reason")
+    else:
+        bound, reason = gap
+        assert abs(got - expected) <= bound, (
+            f"{policy} on {name} at {capacity}: {got:.2f}% vs {expected}%: beyond the "
+            f"documented gap of {bound} points ({reason})")
+        assert abs(got - expected) > 1.0, f"documented gap no longer needed: {reason}"
+
+
+@pytest.mark.parametrize("name, capacity", CASES)
+def test_s3fifo_with_libcachesims_warmup_rule_matches_it_exactly(name, capacity):
+    _require_traces()
+    expected = EXPECTED["traces"][name]["sizes"][str(capacity)]["s3fifo"]
+    keys = load_trace(name)
+    got = percent(replay(keys, "s3fifo", capacity, fill_main=True).hits, len(keys))
+    assert round(got, 2) == expected
+
+
+@pytest.mark.parametrize("name, capacity", CASES)
+def test_sieve_matches_libcachesim_exactly(name, capacity):
+    """The reference SIEVE equals the reference LFU on several traces, which the
+    traces' README calls suspicious; our SIEVE, written from the paper and checked
+    against a separate model, reproduces every one of those figures too: on
+    multi1, gli, cs and ps, SIEVE and LFU make the same decision on every request."""
+    _require_traces()
+    expected = EXPECTED["traces"][name]["sizes"][str(capacity)]["sieve"]
+    keys = load_trace(name)
+    assert round(percent(replay(keys, "sieve", capacity).hits, len(keys)), 2) == expected
+
+
+def test_wtinylfu_with_libcachesims_counting_and_aging_comes_within_a_point():
+    """The reasons given for the W-TinyLFU gaps, checked: with libCacheSim's aging
+    period and without the doorkeeper, the aging and mixed cases come within 1.5
+    points (ps-200 does not: most of its gap is the doorkeeper and the counting)."""
+    _require_traces()
+    for name, capacity in [("sprite", 500), ("sprite", 1000), ("cs", 100), ("gli", 250)]:
+        expected = EXPECTED["traces"][name]["sizes"][str(capacity)]["wtinylfu"]
+        keys = load_trace(name)
+        got = percent(replay(keys, "wtinylfu", capacity, doorkeeper=False, sample_factor=32).hits,
+                      len(keys))
+        assert abs(got - expected) <= 1.5, (name, capacity, got, expected)
+
+
+def test_wtinylfu_against_caffeines_published_figure():
+    _require_traces()
+    published = EXPECTED["traces"]["multi1"]["caffeine_published"]["500"]["wtinylfu"]
+    keys = load_trace("multi1")
+    assert abs(percent(replay(keys, "wtinylfu", 500).hits, len(keys)) - published) <= 1.0
+
+
+def test_wtinylfu_doorkeeper_explains_most_of_the_ps_gap():
+    _require_traces()
+    keys = load_trace("ps")
+    expected = EXPECTED["traces"]["ps"]["sizes"]["200"]["wtinylfu"]
+    with_dk = percent(replay(keys, "wtinylfu", 200).hits, len(keys))
+    without = percent(replay(keys, "wtinylfu", 200, doorkeeper=False).hits, len(keys))
+    assert abs(without - expected) < abs(with_dk - expected) - 2.0
