@@ -6,15 +6,19 @@ Timed (pyperf, per operation):
   is shown as the floor.
 - ``get_hit`` / ``set_evict``: the LFU, FIFO and TTL mappings against
   cachebox's and cachetools' classes of the same policy.
-- ``replay``: a 10M-request Zipf(1.0) trace over 1M objects, capacity 100k,
-  against libCacheSim (``libcachesim``, hashpower 20) replaying the same keys
-  from an oracleGeneral file. The time is per request.
+- ``replay``: every policy on a 10M-request Zipf(1.0) trace over 1M objects,
+  capacity 100k, against libCacheSim's same policy (``libcachesim``,
+  hashpower 20) replaying the same keys from an oracleGeneral file. The time
+  is per request. ``replay_scarab``: the same on the scarab trace (1.2M
+  requests, capacity 100k) when $TRADEOFF_TRACES holds it.
 
 Scenarios (deterministic, seeded):
-- ``replay_agreement``: the miss ratio of both replays on that trace (LRU and
-  FIFO must agree to the request).
-- ``hit_ratio``: LRU, LFU and FIFO side by side on Zipf, uniform, scan and
+- ``replay_agreement``: the miss ratio of both replays on both traces (LRU,
+  FIFO and Belady must agree to the request).
+- ``hit_ratio``: every policy side by side on Zipf, uniform, scan and
   hotspot workloads at two cache sizes.
+- ``lru_mrc``: the exact LRU miss-ratio curve of the 10M-request trace, and
+  SHARDS estimates at 1% and 0.1% with their error against it.
 - ``replay_memory``: the peak memory a replay allocates, against its capacity.
 
 Peers are optional (``pip install '.[peers]'``): a missing one is skipped with
@@ -132,6 +136,13 @@ def set_evict(policy, impl, maxsize):
 
 # ------------------------------------------------------------------- replay
 
+ALL_POLICIES = ["lru", "fifo", "lfu", "clock", "sieve", "s3fifo", "arc", "lirs", "wtinylfu", "belady"]
+# the scarab recommendation trace, as expected.json gives its reference figures
+SCARAB = "scarab-recs.trace.xz"
+SCARAB_CAPACITY = 100_000
+SCARAB_REQUESTS = 1_245_184
+
+
 def _replay_trace(seed: int) -> np.ndarray:
     return cached_trace(zipf, seed=seed, **REPLAY)
 
@@ -142,28 +153,94 @@ def _oracle_file(seed: int):
                        lambda tmp: _peers.write_oracle_general(keys, tmp))
 
 
-@benchmark(params={"policy": ["lru", "fifo", "lfu"], "impl": ["tradeoff", "libcachesim"]},
-           compare="impl", inner_loops=REPLAY["n_requests"], processes=6)
+def _traces_dir():
+    """The folder of reference traces: $TRADEOFF_TRACES, else ../shared/traces
+    beside a source checkout; None when neither exists."""
+    import os
+    from pathlib import Path
+
+    env = os.environ.get("TRADEOFF_TRACES")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for up in here.parents:
+        cand = up.parent / "shared" / "traces"
+        if (up / "pyproject.toml").exists() and cand.is_dir():
+            return cand
+    return None
+
+
+@lru_cache(maxsize=1)
+def _scarab_keys() -> np.ndarray:
+    from tradeoff import Skip
+    from tradeoff.traces import read
+
+    folder = _traces_dir()
+    if folder is None or not (folder / SCARAB).exists():
+        raise Skip(f"the scarab trace ({SCARAB}) is not here: set TRADEOFF_TRACES to its folder")
+    return np.ascontiguousarray(read(folder / SCARAB, format="binary", dtype=">i8").keys)
+
+
+def _scarab_oracle_file():
+    keys = _scarab_keys()
+    return cached_file("scarab-oracleGeneral", {"n": int(keys.size)}, ".bin",
+                       lambda tmp: _peers.write_oracle_general(keys, tmp))
+
+
+def _trace_and_capacity(trace: str, seed: int):
+    if trace == "zipf":
+        return _replay_trace(seed), REPLAY_CAPACITY
+    return _scarab_keys(), SCARAB_CAPACITY
+
+
+def _peer_replayer(trace: str, policy: str, seed: int):
+    _peers.require("libcachesim", "libCacheSim replay")
+    if trace == "zipf":
+        return _peers.libcachesim_replayer(_oracle_file(seed), REPLAY_CAPACITY, policy, hashpower=20)
+    return _peers.libcachesim_replayer(_scarab_oracle_file(), SCARAB_CAPACITY, policy, hashpower=20)
+
+
+def _replay_callable(trace: str, policy: str, impl: str, seed: int):
+    keys, capacity = _trace_and_capacity(trace, seed)
+    if trace == "scarab" and len(keys) != SCARAB_REQUESTS:
+        raise ValueError(f"{SCARAB} holds {len(keys)} requests, not {SCARAB_REQUESTS}")
+    if impl == "tradeoff":
+        return lambda: _replay(keys, policy, capacity)
+    return _peer_replayer(trace, policy, seed)
+
+
+@benchmark(params={"policy": ALL_POLICIES, "impl": ["tradeoff", "libcachesim"]},
+           compare="impl", inner_loops=REPLAY["n_requests"], processes=4)
 def replay(policy, impl, seed):
-    """One whole replay of the 10M-request Zipf trace at capacity 100k (time per request).
+    """One whole replay of the 10M-request Zipf(1.0) trace over 1M objects at
+    capacity 100k (time per request).
 
     tradeoff replays the numpy array; libCacheSim replays the same keys from an
-    oracleGeneral file (its reader and a fresh cache per call, hashpower 20)."""
-    if impl == "tradeoff":
-        trace = _replay_trace(seed)
-        return lambda: _replay(trace, policy, REPLAY_CAPACITY)
-    _peers.require("libcachesim", "libCacheSim replay")
-    return _peers.libcachesim_replayer(_oracle_file(seed), REPLAY_CAPACITY, policy, hashpower=20)
+    oracleGeneral file (its reader and a fresh cache per call, hashpower 20).
+    Belady's time includes computing each request's next use (libCacheSim reads
+    it from the file)."""
+    return _replay_callable("zipf", policy, impl, seed)
 
 
-@scenario(params={"policy": ["lru", "fifo", "lfu"], "impl": ["tradeoff", "libcachesim"]}, compare="impl")
-def replay_agreement(policy, impl, seed):
-    """Misses of each replay of the 10M-request trace (LRU and FIFO must be equal)."""
+@benchmark(params={"policy": ALL_POLICIES, "impl": ["tradeoff", "libcachesim"]},
+           compare="impl", inner_loops=SCARAB_REQUESTS, processes=4)
+def replay_scarab(policy, impl, seed):
+    """One whole replay of the scarab recommendation trace (1.2M requests, 258k
+    keys) at capacity 100k, time per request; skipped without the trace
+    ($TRADEOFF_TRACES)."""
+    return _replay_callable("scarab", policy, impl, seed)
+
+
+@scenario(params={"trace": ["zipf", "scarab"], "policy": ALL_POLICIES,
+                  "impl": ["tradeoff", "libcachesim"]}, compare="impl")
+def replay_agreement(trace, policy, impl, seed):
+    """Miss ratio of each replay of the same keys (LRU, FIFO and Belady must be
+    equal to the request; the others within a point, see the golden tests)."""
     if impl == "tradeoff":
-        r = _replay(_replay_trace(seed), policy, REPLAY_CAPACITY)
+        keys, capacity = _trace_and_capacity(trace, seed)
+        r = _replay(keys, policy, capacity)
         return {"miss_ratio": r.miss_ratio, "misses": r.misses, "requests": r.requests}
-    _peers.require("libcachesim", "libCacheSim replay")
-    rep = _peers.libcachesim_replayer(_oracle_file(seed), REPLAY_CAPACITY, policy, hashpower=20)
+    rep = _peer_replayer(trace, policy, seed)
     misses = rep()
     return {"miss_ratio": misses / rep.requests, "misses": misses, "requests": rep.requests}
 
@@ -187,11 +264,48 @@ def _workload(name: str, seed: int) -> np.ndarray:
 
 
 @scenario(params={"workload": ["zipf", "hotspot", "uniform", "scan"], "capacity": [1_000, 10_000],
-                  "policy": ["lru", "lfu", "fifo"]}, compare="policy")
+                  "policy": ALL_POLICIES}, compare="policy")
 def hit_ratio(workload, capacity, policy, seed):
     """Hit ratio of each policy on 1M requests over 100k objects."""
     r = _replay(_workload(workload, seed), policy, capacity)
     return {"hit_ratio": r.hit_ratio, "hits": r.hits}
+
+
+@lru_cache(maxsize=1)
+def _exact_curve(seed: int):
+    from tradeoff.cache import mrc
+
+    return mrc(_replay_trace(seed))
+
+
+@scenario(params={"sample": [1.0, 0.01, 0.001]})
+def lru_mrc(sample, seed):
+    """The LRU miss-ratio curve of the 10M-request Zipf trace at every size: exact
+    (stack distances), or SHARDS at a rate. Its miss ratio at 100k must equal the
+    replay's; a sampled curve's mean absolute error against the exact one is
+    measured, beside the error the sampling itself estimates."""
+    import time
+
+    from tradeoff.cache import mrc
+
+    trace = _replay_trace(seed)
+    t0 = time.perf_counter()
+    curve = mrc(trace, sample=None if sample == 1.0 else sample)
+    seconds = time.perf_counter() - t0
+    exact = _exact_curve(seed)
+    at = REPLAY_CAPACITY
+    mr = float(np.interp(at, curve["size"], curve["miss_ratio"]))
+    out = {"seconds": seconds, "miss_ratio_at_100k": mr,
+           "replay_miss_ratio_at_100k": _replay(trace, "lru", at).miss_ratio}
+    if sample != 1.0:
+        sizes = exact["size"].to_numpy()
+        # the sampled curve is a step function: the value at a size is that of the last step
+        idx = np.searchsorted(curve["size"].to_numpy(), sizes, side="right") - 1
+        est = curve["miss_ratio"].to_numpy()[np.maximum(idx, 0)]
+        out["mae_vs_exact"] = float(np.mean(np.abs(est - exact["miss_ratio"].to_numpy())))
+        out["error_estimate"] = float(curve.attrs["error_estimate"])
+        out["sampled_requests"] = int(curve.attrs["sampled_requests"])
+    return out
 
 
 @scenario(params={"capacity": [10_000, 100_000, 1_000_000]})
