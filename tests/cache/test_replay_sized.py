@@ -255,3 +255,19 @@ def test_belady_refuses_online_use():
     eng = make_engine("belady", 3)
     with pytest.raises(RuntimeError, match="whole trace"):
         eng._access(1)
+
+
+@pytest.mark.parametrize("policy", ["lru", "fifo", "arc", "s3fifo", "belady"])
+def test_a_memory_mapped_oracle_trace_replays_in_place(tmp_path, policy):
+    """The keys of an uncompressed oracleGeneral file are a strided view of the
+    mapped file (8-byte ids in 24-byte records); replay reads them in place."""
+    from tradeoff.traces import read, write_oracle_general
+
+    rng = np.random.default_rng(11)
+    keys = rng.zipf(1.1, 20_000).astype(np.int64) % 2_000
+    sizes = rng.integers(1, 50, keys.size)
+    t = read(write_oracle_general(tmp_path / "t.oracleGeneral.bin", keys, sizes=sizes))
+    assert not t.keys.flags.c_contiguous
+    assert replay(t, policy, 300).hits == replay(keys, policy, 300).hits
+    assert (replay(t.keys, policy, 5_000, sizes=t.sizes).hit_bytes
+            == replay(keys, policy, 5_000, sizes=sizes).hit_bytes)
