@@ -8,57 +8,15 @@ integer keys through a policy without the GIL and counts hits.
 Every operation is O(1) (amortized O(1) for TTL expiry); iteration is O(n) over
 a snapshot of the keys in eviction order (the next victim first).
 """
-from collections.abc import ItemsView, MutableMapping, ValuesView
-
 from ._impl import MAX_SIZE, _FIFO, _LFU, _LRU, _TTL
 from ._replay import POLICIES, POLICY_SPECS, ReplayResult, make_engine, policy_params, replay
 from .curves import mrc, stack_distances
 from ._online import (ARCCache, ClockCache, LIRSCache, PolicyCache, S3FIFOCache, SieveCache,
-                      WTinyLFUCache)
+                      WTinyLFUCache, _MappingMixin)
 
 __all__ = ["LRUCache", "LFUCache", "FIFOCache", "TTLCache", "replay", "ReplayResult", "POLICIES",
-           "policy_params", "mrc", "stack_distances", "PolicyCache", "ClockCache", "SieveCache", "S3FIFOCache", "ARCCache",
-           "LIRSCache", "WTinyLFUCache"]
-
-
-
-class _Items(ItemsView):
-    """Items in eviction order, read without counting uses."""
-    __slots__ = ()
-
-    def __iter__(self):
-        return iter(self._mapping._items())
-
-    def __contains__(self, item):
-        key, value = item
-        missing = object()
-        v = self._mapping.peek(key, missing)
-        return v is not missing and (v is value or v == value)
-
-
-class _Values(ValuesView):
-    """Values in eviction order, read without counting uses."""
-    __slots__ = ()
-
-    def __iter__(self):
-        return (v for _, v in self._mapping._items())
-
-    def __contains__(self, value):
-        return any(v is value or v == value for v in self)
-
-
-class _MappingMixin(MutableMapping):
-    __slots__ = ()
-
-    def items(self):
-        return _Items(self)
-
-    def values(self):
-        return _Values(self)
-
-    # MutableMapping's mixins would count uses through __getitem__
-    __eq__ = MutableMapping.__eq__
-    __hash__ = None
+           "policy_params", "mrc", "stack_distances", "PolicyCache", "ClockCache", "SieveCache",
+           "S3FIFOCache", "ARCCache", "LIRSCache", "WTinyLFUCache"]
 
 
 class LRUCache(_LRU, _MappingMixin):

@@ -12,15 +12,53 @@ cannot both be resident; storing one evicts the other. The policy's history
 """
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import ItemsView, MutableMapping, ValuesView
 from typing import Any
 
+from ._policy_cache import _PolicyCacheBase
 from ._replay import POLICY_SPECS, make_engine, policy_params
 
-_MISSING = object()
+
+class _Items(ItemsView):
+    """Items in eviction order, read without counting uses."""
+    __slots__ = ()
+
+    def __iter__(self):
+        return iter(self._mapping._items())
+
+    def __contains__(self, item):
+        key, value = item
+        missing = object()
+        v = self._mapping.peek(key, missing)
+        return v is not missing and (v is value or v == value)
 
 
-class PolicyCache(MutableMapping):
+class _Values(ValuesView):
+    """Values in eviction order, read without counting uses."""
+    __slots__ = ()
+
+    def __iter__(self):
+        return (v for _, v in self._mapping._items())
+
+    def __contains__(self, value):
+        return any(v is value or v == value for v in self)
+
+
+class _MappingMixin(MutableMapping):
+    __slots__ = ()
+
+    def items(self):
+        return _Items(self)
+
+    def values(self):
+        return _Values(self)
+
+    # MutableMapping's mixins would count uses through __getitem__
+    __eq__ = MutableMapping.__eq__
+    __hash__ = None
+
+
+class PolicyCache(_PolicyCacheBase, _MappingMixin):
     """A bounded mapping evicting by ``policy`` (any online policy of :func:`replay`).
 
     - ``c[key]`` / ``get``: a hit records a use; a miss counts in ``misses`` and
@@ -37,6 +75,7 @@ class PolicyCache(MutableMapping):
     >>> sorted(c)
     ['a', 'c']
     """
+    __slots__ = ()
 
     def __init__(self, maxsize: int, policy: str, **params: Any):
         if policy not in POLICY_SPECS:
@@ -45,87 +84,8 @@ class PolicyCache(MutableMapping):
             raise ValueError(f"{policy} needs the whole trace in advance: use replay()")
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
             raise ValueError(f"maxsize must be an int >= 1, got {maxsize!r}")
-        self._engine = make_engine(policy, maxsize, **params)
-        self._data: dict[int, list] = {}     # hash -> [key, value]
-        self.maxsize = maxsize
-        self.policy = policy
-        self.params = {**policy_params(policy), **params}
-        self.hits = 0
-        self.misses = 0
-
-    def _entry(self, key):
-        e = self._data.get(hash(key))
-        if e is not None and (e[0] is key or e[0] == key):
-            return e
-        return None
-
-    def __getitem__(self, key):
-        e = self._entry(key)
-        if e is None:
-            self.misses += 1
-            raise KeyError(key)
-        self.hits += 1
-        self._engine._hit(hash(key))
-        return e[1]
-
-    def get(self, key, default=None):
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-    def peek(self, key, default=_MISSING):
-        e = self._entry(key)
-        if e is None:
-            if default is _MISSING:
-                raise KeyError(key)
-            return default
-        return e[1]
-
-    def __setitem__(self, key, value):
-        h = hash(key)
-        e = self._data.get(h)
-        if e is not None:
-            if e[0] is key or e[0] == key:
-                self._engine._hit(h)
-                e[1] = value
-                return
-            # another key with the same hash: it makes way
-            self._engine._remove(h)
-            del self._data[h]
-        if self._engine._hit(h):      # cannot happen: the engine and the dict agree
-            raise AssertionError(f"engine holds hash {h} the mapping does not")
-        gone = self._engine._insert(h)
-        self._data[h] = [key, value]
-        for g in gone:
-            self._data.pop(g, None)
-
-    def __delitem__(self, key):
-        if self._entry(key) is None:
-            raise KeyError(key)
-        h = hash(key)
-        self._engine._remove(h)
-        del self._data[h]
-
-    def __contains__(self, key):
-        return self._entry(key) is not None
-
-    def __len__(self):
-        return len(self._data)
-
-    def __iter__(self):
-        return iter([e[0] for e in self._data.values()])
-
-    def clear(self):
-        for h in list(self._data):
-            self._engine._remove(h)
-        self._data.clear()
-
-    def _check(self):
-        """The engine's resident set is exactly the stored keys' hashes."""
-        self._engine._check()
-        assert sorted(self._engine._resident()) == sorted(self._data), "engine and mapping disagree"
-        assert len(self._data) <= self.maxsize
+        self._setup(make_engine(policy, maxsize, **params), maxsize, policy,
+                    {**policy_params(policy), **params})
 
     def __repr__(self):
         return f"{type(self).__name__}(maxsize={self.maxsize}, len={len(self)}, policy={self.policy!r})"
@@ -134,6 +94,7 @@ class PolicyCache(MutableMapping):
 def _named(policy: str, doc: str):
     class Cache(PolicyCache):
         __doc__ = doc
+        __slots__ = ()
 
         def __init__(self, maxsize: int, **params: Any):
             super().__init__(maxsize, policy, **params)
