@@ -16,6 +16,7 @@ from tradeoff.cache._engine cimport Engine
 
 cdef extern from "Python.h":
     PyObject* PyDict_GetItemWithError(PyObject* d, object key) except? NULL
+    int PyDict_DelItem(object d, object key) except -1
 
 cdef object _MISSING = object()
 
@@ -98,15 +99,16 @@ cdef class _PolicyCacheBase:
             (<_Entry>found).value = value
             return
         h = <int64_t>PyObject_Hash(key)
+        hobj = h
         # values leave only at the end, when the structures agree again (a value's
         # __del__ may use this cache)
-        dropped = []
-        other = self._owner.get(h, _MISSING)
-        if other is not _MISSING:
+        cdef list dropped = None
+        cdef PyObject* other = PyDict_GetItemWithError(<PyObject*>self._owner, hobj)
+        if other != NULL:
             # another key with the same hash makes way
             eng.remove(h)
-            del self._owner[h]
-            dropped.append(self._data.pop(other))
+            dropped = [self._data.pop(<object>other)]
+            del self._owner[hobj]
         e = _Entry.__new__(_Entry)
         e.value = value
         e.h = h
@@ -120,10 +122,16 @@ cdef class _PolicyCacheBase:
         eng.ev_buf = NULL
         # store first, then drop what left: a refused key is reported as gone itself
         self._data[key] = e
-        self._owner[h] = key
-        for i in range(eng.ev_n):
-            gone = self._owner.pop(self._gone[i])
-            dropped.append(self._data.pop(gone))
+        self._owner[hobj] = key
+        if eng.ev_n:
+            if dropped is None:
+                dropped = []
+            for i in range(eng.ev_n):
+                g = self._gone[i]
+                gone = <object>PyDict_GetItemWithError(<PyObject*>self._owner, g)
+                PyDict_DelItem(self._owner, g)
+                dropped.append(<object>PyDict_GetItemWithError(<PyObject*>self._data, gone))
+                PyDict_DelItem(self._data, gone)
 
     def __delitem__(self, key):
         cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self._data, key)
