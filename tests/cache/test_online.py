@@ -97,3 +97,26 @@ def test_a_hot_key_survives_a_scan_under_s3fifo_but_not_fifo():
             c[i] = i
             c.get("hot")
     assert "hot" in s3 and "hot" not in fifo
+
+
+@pytest.mark.parametrize("policy", ONLINE)
+def test_a_value_whose_del_writes_to_the_cache(policy):
+    """Evicted values are released after the dict and the engine agree again, so a
+    value's __del__ may use the cache."""
+    cache = PolicyCache(3, policy)
+
+    class Noisy:
+        def __init__(self, n):
+            self.n = n
+
+        def __del__(self):
+            if self.n < 50:
+                cache[("echo", self.n)] = Noisy(self.n + 100)
+
+    for i in range(40):
+        cache[i] = Noisy(i)
+        cache._check()
+    del cache[next(iter(cache))]
+    cache._check()
+    cache.clear()
+    cache._check()
