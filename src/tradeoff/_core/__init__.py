@@ -1,6 +1,7 @@
 """Shared C-level pieces, cimported by every area.
 
-- ``hashing.pxd``: 64-bit integer mixers (inline).
+- ``hashing.pxd``: 64-bit integer mixers and the stable byte-string hash (inline).
+- ``mem.pxd``: ``mem_resize``, the resize-or-raise every typed core allocates with.
 - ``table.pxd`` / ``table.pyx``: an int64 -> int64 open-addressing hash table with
   linear probing and backward-shift deletion.
 - ``dlist.pxd`` / ``dlist.pyx``: doubly linked lists over int32 index arrays, with

@@ -11,20 +11,12 @@ The driver adds to any policy what the policy itself need not know about:
   non-decreasing times (checked) that is also expiry order;
 - prefetching: the index bucket of the key 16 requests ahead is loaded early.
 """
-from cpython.mem cimport PyMem_RawFree, PyMem_RawRealloc
+from cpython.mem cimport PyMem_RawFree
 from libc.stdint cimport int32_t, int64_t, uint64_t
 
+from tradeoff._core.mem cimport mem_resize
 from tradeoff._core.table cimport (I64Table, i64t_find, i64t_free, i64t_get, i64t_init,
                                    i64t_nbytes, i64t_pop, i64t_prefetch, i64t_put)
-
-
-cdef int _grow_to(void** p, size_t n) except -1 nogil:
-    cdef void* q = PyMem_RawRealloc(p[0], n if n > 0 else 1)
-    if q == NULL:
-        with gil:
-            raise MemoryError(f"cannot allocate {n} bytes for a replay")
-    p[0] = q
-    return 0
 
 
 cdef class Engine:
@@ -60,8 +52,8 @@ cdef class Engine:
         self.nslots = <int32_t>nslots
         self.fresh = 1
         self.free_head = 0
-        _grow_to(<void**>&self.skey, (nslots + 1) * sizeof(int64_t))
-        _grow_to(<void**>&self.ssize, (nslots + 1) * sizeof(int64_t))
+        mem_resize(<void**>&self.skey, (nslots + 1) * sizeof(int64_t))
+        mem_resize(<void**>&self.ssize, (nslots + 1) * sizeof(int64_t))
         i64t_init(&self.index, index_entries)
         return 0
 
@@ -101,7 +93,7 @@ cdef class Engine:
         if size > self.capacity:
             return [key]
         if self.ev_buf == NULL:
-            _grow_to(<void**>&self.ev_buf, 64 * sizeof(int64_t))
+            mem_resize(<void**>&self.ev_buf, 64 * sizeof(int64_t))
         self.ev_n = 0
         self.ev_cap = 64
         try:
@@ -167,7 +159,7 @@ cdef int _drive_ttl(Engine e, const int64_t[:] keys, const int64_t[:] sizes, bin
     exp.buckets = NULL
     try:
         i64t_init(&exp, 1024)
-        _grow_to(<void**>&ring, 2 * rcap * sizeof(int64_t))
+        mem_resize(<void**>&ring, 2 * rcap * sizeof(int64_t))
         for i in range(n):
             key = keys[i]
             now = times[i]
@@ -195,7 +187,7 @@ cdef int _drive_ttl(Engine e, const int64_t[:] keys, const int64_t[:] sizes, bin
             e.insert(key, size)
             if rlen == rcap:
                 # double the ring, unrolling it so that it starts at 0
-                _grow_to(<void**>&ring, 4 * rcap * sizeof(int64_t))
+                mem_resize(<void**>&ring, 4 * rcap * sizeof(int64_t))
                 for j in range(rhead):
                     ring[2 * (rcap + j)] = ring[2 * j]
                     ring[2 * (rcap + j) + 1] = ring[2 * j + 1]

@@ -11,7 +11,7 @@ a head and a tail, and the bucket of count c+1, if any, starts right after the
 tail of the bucket of count c.
 """
 cimport cython
-from cpython.mem cimport PyMem_RawRealloc, PyMem_RawFree
+from cpython.mem cimport PyMem_RawFree
 from cpython.ref cimport PyObject
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 
+from tradeoff._core.mem cimport mem_resize
 from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_after, dl_insert_before,
                                    dl_move_before, dl_nbytes, dl_resize, dl_ring, dl_unlink)
 from tradeoff._core.table cimport (I64Table, i64t_find, i64t_free, i64t_get, i64t_init,
@@ -53,15 +54,6 @@ MAX_SIZE = (1 << 30)
 
 
 # ---------------------------------------------------------------- orders
-
-cdef int _realloc(void** p, size_t n) except -1 nogil:
-    cdef void* q = PyMem_RawRealloc(p[0], n if n > 0 else 1)
-    if q == NULL:
-        with gil:
-            raise MemoryError(f"cannot allocate {n} bytes for a cache")
-    p[0] = q
-    return 0
-
 
 cdef int order_init(Order* o, int kind, Py_ssize_t cap) except -1 nogil:
     o.kind = kind
@@ -97,8 +89,8 @@ cdef int order_reserve(Order* o, Py_ssize_t cap) except -1 nogil:
     if o.kind == POL_LFU:
         # buckets are 1..cap (an item's bucket holds at least that item); 0 is the
         # sentinel of the bucket list
-        _realloc(<void**>&o.bucket_of, (cap + 1) * sizeof(int32_t))
-        _realloc(<void**>&o.buckets, (cap + 1) * sizeof(Bucket))
+        mem_resize(<void**>&o.bucket_of, (cap + 1) * sizeof(int32_t))
+        mem_resize(<void**>&o.buckets, (cap + 1) * sizeof(Bucket))
         dl_resize(&o.blst, cap + 1)
         _lfu_free_buckets(o, o.cap + 1, cap)
     o.cap = cap
@@ -311,7 +303,7 @@ cdef class _Cache:
             raise RuntimeError(f"{type(self).__name__} is already initialized")
         self._maxsize = _check_maxsize(maxsize)
         order_init(&self.order, kind, min(self._maxsize, 8))
-        _realloc(<void**>&self.nodes, (self.order.cap + 1) * sizeof(PyObject*))
+        mem_resize(<void**>&self.nodes, (self.order.cap + 1) * sizeof(PyObject*))
         return 0
 
     @property
@@ -337,7 +329,7 @@ cdef class _Cache:
         if cap <= self.order.cap:
             raise OverflowError(f"a cache holds at most {MAX_SIZE} items")
         order_reserve(&self.order, cap)
-        _realloc(<void**>&self.nodes, (cap + 1) * sizeof(PyObject*))
+        mem_resize(<void**>&self.nodes, (cap + 1) * sizeof(PyObject*))
         return 0
 
     # -- core operations
@@ -605,7 +597,7 @@ cdef class _TTL(_Cache):
         self.native_clock = timer is time.monotonic and time.get_clock_info("monotonic").implementation == "clock_gettime(CLOCK_MONOTONIC)"
         self.timed = True
         dl_resize(&self.exp, self.order.cap + 1)
-        _realloc(<void**>&self.expires, (self.order.cap + 1) * sizeof(double))
+        mem_resize(<void**>&self.expires, (self.order.cap + 1) * sizeof(double))
         dl_ring(&self.exp, 0)
 
     def __dealloc__(self):
@@ -624,7 +616,7 @@ cdef class _TTL(_Cache):
     cdef int _grow(self) except -1:
         _Cache._grow(self)
         dl_resize(&self.exp, self.order.cap + 1)
-        _realloc(<void**>&self.expires, (self.order.cap + 1) * sizeof(double))
+        mem_resize(<void**>&self.expires, (self.order.cap + 1) * sizeof(double))
         return 0
 
     cdef int _purge(self) except -1:
@@ -734,7 +726,7 @@ def replay_fast(const int64_t[::1] keys, int kind, Py_ssize_t cap):
     order_init(&o, kind, cap)
     try:
         i64t_init(&t, cap + 1)
-        _realloc(<void**>&slot_key, (cap + 1) * sizeof(int64_t))
+        mem_resize(<void**>&slot_key, (cap + 1) * sizeof(int64_t))
         nbytes = order_nbytes(&o) + i64t_nbytes(&t) + (cap + 1) * <Py_ssize_t>sizeof(int64_t)
         with nogil:
             _replay_kernel(keys, &o, &t, slot_key, cap, &hits)

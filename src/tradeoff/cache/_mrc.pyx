@@ -16,12 +16,13 @@ rebuilt in O(window)), so memory is O(M) for M distinct keys, whatever the
 length of the trace, and time is O(N log M) (amortized compaction O(1) per
 request). Nothing is allocated per request.
 """
-from cpython.mem cimport PyMem_RawFree, PyMem_RawRealloc
+from cpython.mem cimport PyMem_RawFree
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.string cimport memcpy, memset
 
 import numpy as np
 
+from tradeoff._core.mem cimport mem_resize
 from tradeoff._core.hashing cimport mix64
 from tradeoff._core.table cimport (I64Table, i64t_find, i64t_free, i64t_init, i64t_nbytes,
                                    i64t_get, i64t_prefetch, i64t_put, i64t_put_at,
@@ -48,15 +49,6 @@ MAX_DISTINCT = SD_MAX_DISTINCT
 cdef uint64_t _P = (1 << 24)
 
 
-cdef int _realloc(void** p, size_t n) except -1 nogil:
-    cdef void* q = PyMem_RawRealloc(p[0], n if n > 0 else 1)
-    if q == NULL:
-        with gil:
-            raise MemoryError(f"cannot allocate {n} bytes for stack distances")
-    p[0] = q
-    return 0
-
-
 # ---------------------------------------------------------------- the state
 
 cdef int sd_init(StackDist* s, Py_ssize_t window, bint keep_hist) except -1 nogil:
@@ -74,11 +66,11 @@ cdef int sd_init(StackDist* s, Py_ssize_t window, bint keep_hist) except -1 nogi
     s.cap = 0
     s.compactions = 0
     i64t_init(&s.index, 1024)
-    _realloc(<void**>&s.owner, s.window * sizeof(int32_t))
-    _realloc(<void**>&s.tree, (s.window + 1) * sizeof(int32_t))
+    mem_resize(<void**>&s.owner, s.window * sizeof(int32_t))
+    mem_resize(<void**>&s.tree, (s.window + 1) * sizeof(int32_t))
     memset(s.tree, 0, (s.window + 1) * sizeof(int32_t))
     if keep_hist:
-        _realloc(<void**>&s.hist, sizeof(int64_t))
+        mem_resize(<void**>&s.hist, sizeof(int64_t))
         s.hist[0] = 0
     sd_grow_ids(s)
     return 0
@@ -114,9 +106,9 @@ cdef int sd_grow_ids(StackDist* s) except -1 nogil:
     if cap <= s.cap:
         with gil:
             raise ValueError(f"a trace may hold at most {SD_MAX_DISTINCT} distinct keys")
-    _realloc(<void**>&s.last, cap * sizeof(int32_t))
+    mem_resize(<void**>&s.last, cap * sizeof(int32_t))
     if s.hist != NULL:
-        _realloc(<void**>&s.hist, (cap + 1) * sizeof(int64_t))
+        mem_resize(<void**>&s.hist, (cap + 1) * sizeof(int64_t))
         memset(&s.hist[s.cap + 1], 0, (cap - s.cap) * sizeof(int64_t))
     s.cap = cap
     return 0
@@ -143,8 +135,8 @@ cdef int sd_compact(StackDist* s) except -1 nogil:
             c += 1
     if 2 * live > w:
         w = 3 * live if 3 * live < SD_MAX_WINDOW else SD_MAX_WINDOW
-        _realloc(<void**>&s.owner, w * sizeof(int32_t))
-        _realloc(<void**>&s.tree, (w + 1) * sizeof(int32_t))
+        mem_resize(<void**>&s.owner, w * sizeof(int32_t))
+        mem_resize(<void**>&s.tree, (w + 1) * sizeof(int32_t))
         s.window = w
     # a 1 at 1-based positions 1..live: node i covers (i - lowbit(i), i]
     s.tree[0] = 0
