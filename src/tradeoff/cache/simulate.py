@@ -254,30 +254,23 @@ def write_results(df, path, *, trace: str, suite: str = "simulate-cache",
     """Write a sweep as a results file (pyperf JSON with one scenario per policy
     and size), so that ``tradeoff report`` and ``tradeoff compare`` read it.
     The timing of each entry is the replay's wall time."""
-    import platform
-
     import pyperf
 
-    from .. import __version__
     from ..harness import results
-    from ._impl import BUILD
+    from ..harness.run import base_metadata
 
-    run_md = {"tradeoff_version": __version__, "tradeoff_build": BUILD,
-              "tradeoff_mode": "simulate", "tradeoff_python": platform.python_version()}
+    run_md = base_metadata("simulate")
     run_md.update(extra or {})
     benches = []
     for row in df.to_dict("records"):
         params = {"trace": trace, "size": int(row["size"]), "policy": row["policy"]}
         metrics = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()
                    if k not in ("policy", "size", "seconds")}
-        md = {"name": results.format_name("replay", params), "unit": "second",
-              "tradeoff_kind": results.KIND_SCENARIO, "tradeoff_func": "replay",
+        md = {"tradeoff_kind": results.KIND_SCENARIO, "tradeoff_func": "replay",
               "tradeoff_suite": suite, "tradeoff_params": results.dumps_json(params),
-              "tradeoff_compare": "policy", "tradeoff_metrics": results.dumps_json(metrics)}
-        md.update(run_md)
-        run = pyperf.Run([max(float(row["seconds"]), 1e-9)], warmups=None, metadata=md,
-                         collect_metadata=False)
-        benches.append(pyperf.Benchmark([run]))
+              "tradeoff_compare": "policy", **run_md}
+        benches.append(results.scenario_benchmark(results.format_name("replay", params), metrics,
+                                                  row["seconds"], md))
     try:
         results.dump_suite(pyperf.BenchmarkSuite(benches), path)
     except OSError as exc:

@@ -59,6 +59,18 @@ def dumps_json(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), sort_keys=False, allow_nan=True)
 
 
+def scenario_benchmark(name: str, metrics: dict[str, Any], seconds: float,
+                       metadata: dict[str, Any] | None = None):
+    """A one-value pyperf Benchmark holding a scenario's metrics; its value is the
+    wall time of the one computation (``seconds``)."""
+    import pyperf
+
+    md = {"name": name, "unit": "second", "tradeoff_metrics": dumps_json(metrics)}
+    md.update(metadata or {})
+    run = pyperf.Run([max(float(seconds), 1e-9)], warmups=None, metadata=md, collect_metadata=False)
+    return pyperf.Benchmark([run])
+
+
 def dump_suite(suite, path: str | os.PathLike) -> None:
     """Write a ``pyperf.BenchmarkSuite`` atomically."""
     data = suite._as_json()

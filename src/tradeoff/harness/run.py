@@ -92,17 +92,17 @@ def _build() -> str:
     return BUILD
 
 
-def run_metadata(opts: RunOptions) -> dict:
+def base_metadata(mode: str) -> dict:
+    """What every results file records of the tool that wrote it."""
     from .. import __version__
 
-    md = {
-        "tradeoff_version": __version__,
-        "tradeoff_build": _build(),
-        "tradeoff_mode": opts.mode,
-        "tradeoff_run_seed": opts.seed,
-        "tradeoff_rounds": opts.rounds,
-        "tradeoff_python": platform.python_version(),
-    }
+    return {"tradeoff_version": __version__, "tradeoff_build": _build(), "tradeoff_mode": mode,
+            "tradeoff_python": platform.python_version()}
+
+
+def run_metadata(opts: RunOptions) -> dict:
+    md = base_metadata(opts.mode)
+    md.update(tradeoff_run_seed=opts.seed, tradeoff_rounds=opts.rounds)
     suite_dir = str(Path(opts.suite).resolve().parent) if opts.suite.endswith(".py") else None
     commit = git_commit(suite_dir)
     if commit:
@@ -242,9 +242,7 @@ def scenario_case(case: Case, seed: int):
         if not isinstance(k, str) or not isinstance(v, (int, float, str, bool)) or v is None:
             raise CaseFailed(f"scenario {case.name}: metric {k!r} must be a number or string, got {v!r}")
         clean[k] = v
-    md = {"name": case.name, "unit": "second", "tradeoff_metrics": results.dumps_json(clean)}
-    run = pyperf.Run([max(elapsed, 1e-9)], warmups=None, metadata=md, collect_metadata=False)
-    return pyperf.Benchmark([run]), clean
+    return results.scenario_benchmark(case.name, clean, elapsed), clean
 
 
 def _fmt_timing(bench) -> str:
