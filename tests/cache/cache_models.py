@@ -10,7 +10,7 @@ models have the same API surface as the implementation classes, including the
 ``keys()``, ``values()`` and ``items()`` return plain lists here; the tests
 compare them with ``list(impl.keys())`` and so on.
 """
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 __all__ = [
     "FakeTimer",
@@ -309,3 +309,31 @@ def model_replay(keys, policy, capacity):
             cache[key] = key
     assert cache.hits + cache.misses == len(keys)
     return cache.hits
+
+
+def drive_model(model, keys, capacity, sizes=None, times=None, ttl=None):
+    """What ``tradeoff.cache._engine.drive`` does around a policy, on a model with
+    ``hit(key)``, ``insert(key, size)`` and ``remove(key)``: (hits, hit bytes,
+    expired). A size below 1 counts as 1; an object larger than the cache is not
+    admitted; with ``ttl``, what has expired by a request's time is purged first,
+    oldest insertion first, and an insertion (not a hit) sets the expiry."""
+    hits = hit_bytes = expired = 0
+    exp, ring = {}, deque()
+    for i, key in enumerate(keys):
+        size = max(1, int(sizes[i])) if sizes is not None else 1
+        if ttl is not None:
+            now = int(times[i])
+            while ring and ring[0][0] <= now:
+                when, old = ring.popleft()
+                if exp.get(old) == when:
+                    del exp[old]
+                    expired += bool(model.remove(old))
+        if model.hit(key):
+            hits += 1
+            hit_bytes += size
+        elif size <= capacity:
+            model.insert(key, size)
+            if ttl is not None:
+                ring.append((now + ttl, key))
+                exp[key] = now + ttl
+    return hits, hit_bytes, expired

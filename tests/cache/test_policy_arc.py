@@ -8,7 +8,7 @@ engine and the model get the same requests; after every step the hit/miss, the
 four lists in order, ``p`` and the engine's own invariants (``_check``) must
 agree.
 """
-from collections import OrderedDict, deque
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from cache_models import drive_model
 from tradeoff.cache._replay import make_engine, replay
 
 
@@ -229,33 +230,6 @@ def test_every_request_matches_the_model(trace, capacity):
 
 
 # -- through the public replay() ------------------------------------------------
-
-def drive_model(model, keys, cap, sizes=None, times=None, ttl=None):
-    """What tradeoff.cache._engine.drive does around a policy, on the model:
-    sizes, and expiry (purge in insertion order, a hit keeps its expiry)."""
-    hits = hit_bytes = expired = 0
-    exp, ring = {}, deque()
-    for i, k in enumerate(keys):
-        size = int(sizes[i]) if sizes is not None else 1
-        if ttl is not None:
-            now = int(times[i])
-            while ring and ring[0][0] <= now:
-                when, old = ring.popleft()
-                if exp.get(old) == when:
-                    del exp[old]
-                    expired += model.remove(old)
-        if model.hit(k):
-            hits += 1
-            hit_bytes += size
-            continue
-        if size > cap:
-            continue
-        model.insert(k, size)
-        if ttl is not None:
-            ring.append((now + ttl, k))
-            exp[k] = now + ttl
-    return hits, hit_bytes, expired
-
 
 @settings(max_examples=40, deadline=None)
 @given(trace=traces(max_keys=30, max_len=400), capacity=st.integers(1, 12),

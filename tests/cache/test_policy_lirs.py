@@ -10,7 +10,7 @@ hit/miss, S (order and statuses), Q, the non-resident queue and the engine's own
 invariants (``_check``) must agree.
 """
 import math
-from collections import OrderedDict, deque
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from cache_models import drive_model
 from tradeoff.cache._replay import make_engine, replay
 
 
@@ -322,33 +323,6 @@ def test_every_request_matches_the_model(trace, capacity, hir_ratio):
 
 
 # -- through the public replay() ---------------------------------------------------
-
-def drive_model(model, keys, cap, sizes=None, times=None, ttl=None):
-    """What tradeoff.cache._engine.drive does around a policy, on the model:
-    sizes, and expiry (purge in insertion order, a hit keeps its expiry)."""
-    hits = hit_bytes = expired = 0
-    exp, ring = {}, deque()
-    for i, k in enumerate(keys):
-        size = int(sizes[i]) if sizes is not None else 1
-        if ttl is not None:
-            now = int(times[i])
-            while ring and ring[0][0] <= now:
-                when, old = ring.popleft()
-                if exp.get(old) == when:
-                    del exp[old]
-                    expired += model.remove(old)
-        if model.hit(k):
-            hits += 1
-            hit_bytes += size
-            continue
-        if size > cap:
-            continue
-        model.insert(k, size)
-        if ttl is not None:
-            ring.append((now + ttl, k))
-            exp[k] = now + ttl
-    return hits, hit_bytes, expired
-
 
 @settings(max_examples=40, deadline=None)
 @given(trace=traces(max_keys=30, max_len=400), capacity=st.integers(1, 12),

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from cache_models import drive_model
 from tradeoff.cache import make_engine, policy_params, replay
 
 SETTINGS = settings(max_examples=120, deadline=None)
@@ -134,23 +135,7 @@ def model_replay(capacity, keys, sizes=None, times=None, ttl=None, **params):
     """(hits, hit bytes, expired) by the replay definition, with the replay's
     slots = min(capacity, requests)."""
     m = S3FIFOModel(capacity, slots=max(1, min(capacity, len(keys))), **params)
-    hits = hit_bytes = expired = 0
-    born = {}
-    for i, key in enumerate(keys):
-        size = max(1, sizes[i]) if sizes is not None else 1
-        if ttl is not None:
-            for k in sorted((k for k, t in born.items() if t + ttl <= times[i]), key=born.get):
-                del born[k]
-                expired += m.remove(k)
-        if m.hit(key):
-            hits += 1
-            hit_bytes += size
-        elif size <= capacity:
-            m.insert(key, size)
-            if ttl is not None:
-                born.pop(key, None)
-                born[key] = times[i]
-    return hits, hit_bytes, expired
+    return drive_model(m, keys, capacity, sizes, times, ttl)
 
 
 params_st = st.fixed_dictionaries({

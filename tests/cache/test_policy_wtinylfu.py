@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from cache_models import drive_model
 from tradeoff.cache import make_engine, policy_params, replay
 from tradeoff.cache._wtinylfu import SEEDS, WTinyLFUEngine
 
@@ -198,23 +199,7 @@ def model_replay(capacity, keys, sizes=None, times=None, ttl=None, **params):
     expired (oldest first), then a request hits or inserts (an object larger
     than the cache is not admitted). ``slots`` as the replay sizes it."""
     m = WTinyLFUModel(capacity, max(1, min(capacity, len(keys))), sizes is not None, **params)
-    hits = hit_bytes = expired = 0
-    born = {}
-    for i, key in enumerate(keys):
-        size = max(1, sizes[i]) if sizes is not None else 1
-        if ttl is not None:
-            for k in sorted((k for k, t in born.items() if t + ttl <= times[i]), key=born.get):
-                del born[k]
-                expired += m.remove(k)
-        if m.hit(key):
-            hits += 1
-            hit_bytes += size
-        elif size <= capacity:
-            m.insert(key, size)
-            if ttl is not None:
-                born.pop(key, None)
-                born[key] = times[i]
-    return hits, hit_bytes, expired
+    return drive_model(m, keys, capacity, sizes, times, ttl)
 
 
 # ---------------------------------------------------------------- state machine

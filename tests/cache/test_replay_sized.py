@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cache_models import drive_model
 from tradeoff.cache import POLICIES, make_engine, policy_params, replay
 
 SETTINGS = settings(max_examples=150, deadline=None)
@@ -21,15 +22,17 @@ class LRUSized:
 
     def __init__(self, capacity, move_on_hit=True):
         self.capacity, self.used, self.items, self.move = capacity, 0, OrderedDict(), move_on_hit
+        self.i = -1                 # the index of the request being served
 
-    def hit(self, key, i):
+    def hit(self, key):
+        self.i += 1
         if key not in self.items:
             return False
         if self.move:
             self.items.move_to_end(key)
         return True
 
-    def insert(self, key, size, i):
+    def insert(self, key, size):
         while self.used + size > self.capacity:
             _, s = self.items.popitem(last=False)
             self.used -= s
@@ -50,20 +53,21 @@ class LFUSized(LRUSized):
         super().__init__(capacity)
         self.meta = {}
 
-    def hit(self, key, i):
+    def hit(self, key):
+        self.i += 1
         if key not in self.items:
             return False
         count, _ = self.meta[key]
-        self.meta[key] = (count + 1, i)
+        self.meta[key] = (count + 1, self.i)
         return True
 
-    def insert(self, key, size, i):
+    def insert(self, key, size):
         while self.used + size > self.capacity:
             victim = min(self.items, key=lambda k: self.meta[k])
             self.used -= self.items.pop(victim)
             del self.meta[victim]
         self.items[key] = size
-        self.meta[key] = (1, i)
+        self.meta[key] = (1, self.i)
         self.used += size
 
     def remove(self, key):
@@ -81,19 +85,20 @@ class BeladySized(LRUSized):
         self.next_use = [next((j for j in range(i + 1, n) if keys[j] == keys[i]), n + i)
                          for i in range(n)]
 
-    def hit(self, key, i):
+    def hit(self, key):
+        self.i += 1
         if key not in self.items:
             return False
-        self.due[key] = self.next_use[i]
+        self.due[key] = self.next_use[self.i]
         return True
 
-    def insert(self, key, size, i):
+    def insert(self, key, size):
         while self.used + size > self.capacity:
             victim = max(self.items, key=lambda k: self.due[k])
             self.used -= self.items.pop(victim)
             del self.due[victim]
         self.items[key] = size
-        self.due[key] = self.next_use[i]
+        self.due[key] = self.next_use[self.i]
         self.used += size
 
     def remove(self, key):
@@ -112,26 +117,8 @@ def model(policy, capacity, keys):
 
 
 def model_replay(policy, capacity, keys, sizes=None, times=None, ttl=None):
-    """(hits, hit bytes, expired) of the definition: purge what expired, then a
-    request hits or inserts (objects larger than the cache are not admitted)."""
-    m = model(policy, capacity, keys)
-    hits = hit_bytes = expired = 0
-    born = {}
-    for i, key in enumerate(keys):
-        size = max(1, sizes[i]) if sizes is not None else 1
-        if ttl is not None:
-            now = times[i]
-            for k in [k for k, t in born.items() if t + ttl <= now]:
-                del born[k]
-                expired += m.remove(k)
-        if m.hit(key, i):
-            hits += 1
-            hit_bytes += size
-        elif size <= capacity:
-            m.insert(key, size, i)
-            if ttl is not None:
-                born[key] = times[i]
-    return hits, hit_bytes, expired
+    """(hits, hit bytes, expired) of the definition, through the shared model driver."""
+    return drive_model(model(policy, capacity, keys), keys, capacity, sizes, times, ttl)
 
 
 MODELLED = ["lru", "fifo", "lfu", "belady"]
