@@ -7,9 +7,10 @@ sizes this maximizes hits among all demand-paging policies (Mattson, Gecsei,
 Slutz and Traiger, 1970, proved MIN optimal).
 """
 cimport cython
-from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
+from cpython.mem cimport PyMem_RawFree
 from libc.stdint cimport int32_t, int64_t
 
+from tradeoff._core.mem cimport mem_resize
 from tradeoff._core.table cimport (I64Table, i64t_free, i64t_get, i64t_init, i64t_nbytes,
                                    i64t_pop, i64t_put)
 from tradeoff.cache._engine cimport Engine, eng_evicted, eng_slot_free, eng_slot_new
@@ -52,11 +53,9 @@ cdef class BeladyEngine(Engine):
 
     def __init__(self, int64_t capacity, Py_ssize_t slots, bint sized):
         self._base_init(capacity, slots, slots, sized)
-        self.heap = <int32_t*>PyMem_RawMalloc((slots + 1) * sizeof(int32_t))
-        self.hpos = <int32_t*>PyMem_RawMalloc((slots + 1) * sizeof(int32_t))
-        self.due = <int64_t*>PyMem_RawMalloc((slots + 1) * sizeof(int64_t))
-        if self.heap == NULL or self.hpos == NULL or self.due == NULL:
-            raise MemoryError(f"cannot allocate a Belady heap of {slots} objects")
+        mem_resize(<void**>&self.heap, (slots + 1) * sizeof(int32_t))
+        mem_resize(<void**>&self.hpos, (slots + 1) * sizeof(int32_t))
+        mem_resize(<void**>&self.due, (slots + 1) * sizeof(int64_t))
         self.hn = 0
         self.n = -1
 
@@ -74,9 +73,7 @@ cdef class BeladyEngine(Engine):
         cdef I64Table last
         if self.n >= 0:
             raise RuntimeError("a Belady engine replays one trace")
-        self.nxt = <int64_t*>PyMem_RawMalloc((n if n > 0 else 1) * sizeof(int64_t))
-        if self.nxt == NULL:
-            raise MemoryError(f"cannot allocate the future of {n} requests")
+        mem_resize(<void**>&self.nxt, n * sizeof(int64_t))
         last.buckets = NULL
         try:
             i64t_init(&last, 1024)
