@@ -58,3 +58,21 @@ def test_negative_values_rejected():
         assert "-1" in str(exc)
     else:
         raise AssertionError("a negative value was accepted")
+
+
+# ------------------------------------------------------------------ XXH64
+from hypothesis import given  # noqa: E402
+
+from tradeoff.ring._base import _xxh64  # noqa: E402
+
+
+@given(st.binary(max_size=200), st.integers(0, 2**64 - 1))
+def test_xxh64_equals_the_reference_implementation(data, seed):
+    xxhash = __import__("pytest").importorskip("xxhash")
+    assert _xxh64(data, seed) == xxhash.xxh64_intdigest(data, seed)
+
+
+def test_xxh64_known_values():
+    # published XXH64 values of the empty string and "a" with seed 0
+    assert _xxh64(b"") == 0xEF46DB3751D8E999
+    assert _xxh64(b"a") == 0xD24EC4F1A98C6E5B

@@ -34,3 +34,90 @@ cdef inline int64_t stable_hash_bytes(const unsigned char* p, Py_ssize_t n) noex
     reinterpreted as two's complement. Part of the on-disk meaning of a trace
     (a string key always becomes the same int64), so it never changes."""
     return <int64_t>mix64(fnv1a64(p, n))
+
+
+# ------------------------------------------------------------------ XXH64
+# XXH64 (Yann Collet, xxHash specification "XXH64 algorithm", revision 0.1.1):
+# the byte-string hash that partitioners and rings place keys and nodes with.
+# Written from the spec; checked against the `xxhash` package in tests/test_core.py.
+# Words are read little-endian (memcpy then byte order of the host: every
+# platform this builds on is little-endian; a big-endian host would need a swap).
+from libc.string cimport memcpy
+
+cdef enum:
+    _XX_P1 = 0x9E3779B185EBCA87
+    _XX_P2 = 0xC2B2AE3D27D4EB4F
+    _XX_P3 = 0x165667B19E3779F9
+    _XX_P4 = 0x85EBCA77C2B2AE63
+    _XX_P5 = 0x27D4EB2F165667C5
+
+
+cdef inline uint64_t _rotl64(uint64_t x, int r) noexcept nogil:
+    return (x << r) | (x >> (64 - r))
+
+
+cdef inline uint64_t _xx_read64(const unsigned char* p) noexcept nogil:
+    cdef uint64_t v
+    memcpy(&v, p, 8)
+    return v
+
+
+cdef inline uint64_t _xx_round(uint64_t acc, uint64_t lane) noexcept nogil:
+    acc += lane * <uint64_t>_XX_P2
+    acc = _rotl64(acc, 31)
+    return acc * <uint64_t>_XX_P1
+
+
+cdef inline uint64_t _xx_merge(uint64_t acc, uint64_t v) noexcept nogil:
+    acc ^= _xx_round(0, v)
+    return acc * <uint64_t>_XX_P1 + <uint64_t>_XX_P4
+
+
+cdef inline uint64_t xxh64(const unsigned char* p, Py_ssize_t n, uint64_t seed) noexcept nogil:
+    """XXH64 of n bytes with a seed; equals ``xxhash.xxh64_intdigest(data, seed)``."""
+    cdef const unsigned char* end = p + n
+    cdef uint64_t h, v1, v2, v3, v4
+    cdef unsigned int w32
+    if n >= 32:
+        v1 = seed + <uint64_t>_XX_P1 + <uint64_t>_XX_P2
+        v2 = seed + <uint64_t>_XX_P2
+        v3 = seed
+        v4 = seed - <uint64_t>_XX_P1
+        while p + 32 <= end:
+            v1 = _xx_round(v1, _xx_read64(p))
+            v2 = _xx_round(v2, _xx_read64(p + 8))
+            v3 = _xx_round(v3, _xx_read64(p + 16))
+            v4 = _xx_round(v4, _xx_read64(p + 24))
+            p += 32
+        h = _rotl64(v1, 1) + _rotl64(v2, 7) + _rotl64(v3, 12) + _rotl64(v4, 18)
+        h = _xx_merge(h, v1)
+        h = _xx_merge(h, v2)
+        h = _xx_merge(h, v3)
+        h = _xx_merge(h, v4)
+    else:
+        h = seed + <uint64_t>_XX_P5
+    h += <uint64_t>n
+    while p + 8 <= end:
+        h ^= _xx_round(0, _xx_read64(p))
+        h = _rotl64(h, 27) * <uint64_t>_XX_P1 + <uint64_t>_XX_P4
+        p += 8
+    if p + 4 <= end:
+        memcpy(&w32, p, 4)
+        h ^= <uint64_t>w32 * <uint64_t>_XX_P1
+        h = _rotl64(h, 23) * <uint64_t>_XX_P2 + <uint64_t>_XX_P3
+        p += 4
+    while p < end:
+        h ^= <uint64_t>p[0] * <uint64_t>_XX_P5
+        h = _rotl64(h, 11) * <uint64_t>_XX_P1
+        p += 1
+    h ^= h >> 33
+    h *= <uint64_t>_XX_P2
+    h ^= h >> 29
+    h *= <uint64_t>_XX_P3
+    h ^= h >> 32
+    return h
+
+
+cdef inline uint64_t xxh64_u64(uint64_t key, uint64_t seed) noexcept nogil:
+    """XXH64 of the 8 little-endian bytes of a 64-bit integer."""
+    return xxh64(<const unsigned char*>&key, 8, seed)
