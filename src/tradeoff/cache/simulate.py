@@ -13,76 +13,29 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from ..harness.errors import UserError
+from ..harness.specs import Choice, parse_choices
 from ._replay import POLICIES, POLICY_SPECS, make_engine, replay
 
 
-@dataclass(frozen=True)
-class PolicyChoice:
-    """A policy with parameters, and the label it goes by in tables and plots."""
-    name: str
-    params: dict = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        if not self.params:
-            return self.name
-        return self.name + "".join(f":{k}={v}" for k, v in self.params.items())
-
-
-def _value(text: str):
-    low = text.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
+# a policy with parameters (kept under its old name: results and tests use it)
+PolicyChoice = Choice
 
 
 def parse_policies(spec: str | Sequence[str]) -> list[PolicyChoice]:
     """``"lru,arc,s3fifo:small_ratio=0.2"`` -> policy choices; ``all`` means every
     policy. Parameters follow the name, each after a colon. Bad names raise UserError."""
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    out: list[PolicyChoice] = []
-    for item in items:
-        item = item.strip()
-        if not item:
-            continue
-        if item == "all":
-            out.extend(PolicyChoice(p) for p in POLICIES)
-            continue
-        name, *pairs = item.split(":")
-        if name not in POLICY_SPECS:
-            raise UserError(f"unknown policy {name!r}: choose from {', '.join(POLICIES)}")
-        params = {}
-        for pair in pairs:
-            key, eq, val = pair.partition("=")
-            if not eq or not key:
-                raise UserError(f"bad policy parameter {pair!r} in {item!r}: write name=value")
-            if key not in POLICY_SPECS[name].params:
-                takes = ", ".join(POLICY_SPECS[name].params) or "no parameters"
-                raise UserError(f"unknown parameter {key!r} for policy {name!r} (it takes {takes})")
-            params[key] = _value(val)
-        choice = PolicyChoice(name, params)
+    known = {name: tuple(POLICY_SPECS[name].params) for name in POLICIES}
+    out = parse_choices(spec, known, "policy", everything=POLICIES)
+    for choice in out:
         try:
-            make_engine(name, 10, **params)     # check parameter values before any replay
+            make_engine(choice.name, 10, **choice.params)   # check values before any replay
         except (ValueError, TypeError) as exc:
             raise UserError(f"policy {choice.label}: {exc}") from None
-        out.append(choice)
-    if not out:
-        raise UserError("no policy given")
     return out
 
 

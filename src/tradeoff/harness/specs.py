@@ -1,0 +1,85 @@
+"""The one grammar for choosing named things with parameters on the command line.
+
+``"lru,arc,s3fifo:small_ratio=0.2"``, ``"jump,ring:vnodes=100:hash=md5,maglev"``,
+``"rr,p2c:choices=3"``: items are separated by commas; each is a name followed by
+``:name=value`` parameters. Values become bool, int or float when they read as
+one, else stay strings. Unknown names and parameters raise UserError naming the
+choices.
+
+>>> parse_choices("ring:vnodes=100,jump", {"ring": ("vnodes", "hash"), "jump": ()}, "partitioner")
+[Choice(name='ring', params={'vnodes': 100}), Choice(name='jump', params={})]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A name with parameters, and the label it goes by in tables and plots."""
+    name: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        if not self.params:
+            return self.name
+        return self.name + "".join(f":{k}={v}" for k, v in self.params.items())
+
+
+def parse_value(text: str):
+    """``"true"``/``"false"`` (and yes/no/on/off) -> bool, then int, then float, else the text."""
+    low = text.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def parse_choices(spec: str | Sequence[str], known: Mapping[str, Sequence[str]], kind: str,
+                  *, aliases: Mapping[str, str] | None = None,
+                  everything: Sequence[str] | None = None) -> list[Choice]:
+    """Parse a comma-separated list of ``name[:param=value...]``.
+
+    ``known`` maps each name to the parameters it takes; ``aliases`` maps other
+    spellings to a name; ``everything`` is what ``all`` expands to (if given).
+    ``kind`` ("policy", "partitioner") names the thing in error messages."""
+    aliases = aliases or {}
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    out: list[Choice] = []
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        if item == "all" and everything is not None:
+            out.extend(Choice(n) for n in everything)
+            continue
+        name, *pairs = item.split(":")
+        name = aliases.get(name.strip().lower(), name.strip().lower())
+        if name not in known:
+            raise UserError(f"unknown {kind} {item.split(':')[0]!r}: choose from {', '.join(known)}")
+        params = {}
+        for pair in pairs:
+            key, eq, val = pair.partition("=")
+            key = key.strip()
+            if not eq or not key:
+                raise UserError(f"bad {kind} parameter {pair!r} in {item!r}: write name=value")
+            if key not in known[name]:
+                takes = ", ".join(known[name]) or "no parameters"
+                raise UserError(f"unknown parameter {key!r} for {kind} {name!r} (it takes {takes})")
+            params[key] = parse_value(val.strip())
+        out.append(Choice(name, params))
+    if not out:
+        raise UserError(f"no {kind} given")
+    return out
