@@ -207,27 +207,11 @@ def write_results(df, path, *, trace: str, suite: str = "simulate-cache",
     """Write a sweep as a results file (pyperf JSON with one scenario per policy
     and size), so that ``tradeoff report`` and ``tradeoff compare`` read it.
     The timing of each entry is the replay's wall time."""
-    import pyperf
-
     from ..harness import results
-    from ..harness.run import base_metadata
 
-    run_md = base_metadata("simulate")
-    run_md.update(extra or {})
-    benches = []
-    for row in df.to_dict("records"):
-        params = {"trace": trace, "size": int(row["size"]), "policy": row["policy"]}
-        metrics = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()
-                   if k not in ("policy", "size", "seconds")}
-        md = {"tradeoff_kind": results.KIND_SCENARIO, "tradeoff_func": "replay",
-              "tradeoff_suite": suite, "tradeoff_params": results.dumps_json(params),
-              "tradeoff_compare": "policy", **run_md}
-        benches.append(results.scenario_benchmark(results.format_name("replay", params), metrics,
-                                                  row["seconds"], md))
-    try:
-        results.dump_suite(pyperf.BenchmarkSuite(benches), path)
-    except OSError as exc:
-        raise UserError(f"cannot write results to {path}: {exc.strerror or exc}") from None
+    rows = [{"trace": trace, **row, "size": int(row["size"])} for row in df.to_dict("records")]
+    results.write_rows(rows, path, suite=suite, func="replay", params=("trace", "size", "policy"),
+                       compare="policy", extra=extra)
 
 
 def hit_ratio_table(df, fmt: str = "table", value: str = "hit_ratio") -> str:

@@ -31,7 +31,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .._atomic import atomic_write_text
 from .errors import UserError
@@ -69,6 +69,36 @@ def scenario_benchmark(name: str, metrics: dict[str, Any], seconds: float,
     md.update(metadata or {})
     run = pyperf.Run([max(float(seconds), 1e-9)], warmups=None, metadata=md, collect_metadata=False)
     return pyperf.Benchmark([run])
+
+
+def write_rows(rows: Sequence[dict[str, Any]], path: str | os.PathLike, *, suite: str, func: str,
+               params: Sequence[str], compare: str | None, seconds: str = "seconds",
+               extra: dict[str, Any] | None = None) -> None:
+    """Write table rows from a ``tradeoff simulate`` command as a results file:
+    one scenario per row, named by ``func`` and the row's ``params`` columns,
+    with the other columns as its metrics and ``seconds`` as its time, so that
+    ``tradeoff report`` and ``tradeoff compare`` read it. Atomic; an unwritable
+    path is a UserError."""
+    import pyperf
+
+    from .run import base_metadata
+
+    run_md = base_metadata("simulate")
+    run_md.update(extra or {})
+    benches = []
+    for row in rows:
+        row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        p = {k: row[k] for k in params}
+        metrics = {k: v for k, v in row.items() if k not in p and k != seconds}
+        md = {"tradeoff_kind": KIND_SCENARIO, "tradeoff_func": func, "tradeoff_suite": suite,
+              "tradeoff_params": dumps_json(p), **run_md}
+        if compare:
+            md["tradeoff_compare"] = compare
+        benches.append(scenario_benchmark(format_name(func, p), metrics, row.get(seconds, 0.0), md))
+    try:
+        dump_suite(pyperf.BenchmarkSuite(benches), path)
+    except OSError as exc:
+        raise UserError(f"cannot write results to {path}: {exc.strerror or exc}") from None
 
 
 def dump_suite(suite, path: str | os.PathLike) -> None:

@@ -99,6 +99,8 @@ _PIP_NAMES = {
     "lru": "lru-dict",
     "cachebox": "cachebox",
     "cachetools": "cachetools",
+    "uhashring": "uhashring",
+    "jump": "jump-consistent-hash",
 }
 
 # Our policy name -> class name in the libcachesim package.
@@ -375,3 +377,24 @@ def make_lru_mapping(impl: str, maxsize: int):
     if impl == "cachetools":
         return require("cachetools", "cachetools LRUCache").LRUCache(size)
     raise UserError(f"unknown LRU mapping {impl!r} (known: {', '.join(LRU_MAPPING_IMPLS)})")
+
+
+# ---------------------------------------------------------------------------
+# partitioning peers: uhashring (consistent-hash ring) and jump-consistent-hash
+# ---------------------------------------------------------------------------
+
+def uhashring_ring(nodes, mode: str = "default", vnodes: int = 160):
+    """A ``uhashring.HashRing`` over ``nodes`` (names): its default mode (MD5
+    points, ``vnodes`` per node) or ``"ketama"`` (libketama's layout)."""
+    uh = require("uhashring", f"uhashring {mode} ring")
+    if mode == "ketama":
+        return uh.HashRing(nodes=list(nodes), hash_fn="ketama")
+    if mode != "default":
+        raise ValueError(f"uhashring mode is default or ketama, not {mode!r}")
+    return uh.HashRing(nodes=list(nodes), vnodes=vnodes)
+
+
+def jump_hash_function():
+    """jump-consistent-hash's C function ``hash(key, num_buckets)``."""
+    jump = require("jump", "jump-consistent-hash")
+    return jump.hash
