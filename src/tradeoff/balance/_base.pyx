@@ -19,6 +19,35 @@ class NoServerAvailable(LookupError):
     """Every server is marked down or ejected."""
 
 
+cdef uint64_t _word(object client) except? 0:
+    cdef Py_ssize_t n
+    cdef const char* p
+    if client is None:
+        return 0
+    if isinstance(client, str):
+        p = PyUnicode_AsUTF8AndSize(client, &n)
+        return xxh64(<const unsigned char*>p, n, 0)
+    if isinstance(client, bytes):
+        return xxh64(<const unsigned char*>PyBytes_AS_STRING(client), PyBytes_GET_SIZE(client), 0)
+    if isinstance(client, int):
+        if not -(1 << 63) <= client < (1 << 64):
+            raise OverflowError(f"an int client must fit in 64 bits, got {client}")
+        if client < 0:
+            return <uint64_t><int64_t>client
+        return <uint64_t>client
+    raise TypeError(f"a client is None, str, bytes or int, not {type(client).__name__}")
+
+
+def client_word(client):
+    """The 64-bit word a balancer sees for ``client``: None -> 0; an int -> its
+    64-bit two's complement; str (as UTF-8) and bytes -> XXH64 with seed 0.
+
+    >>> client_word(None), client_word(5), client_word(-1) == 2**64 - 1
+    (0, 5, True)
+    """
+    return _word(client)
+
+
 cdef double _weight(object w, object who) except -1:
     cdef double x
     try:
@@ -49,6 +78,10 @@ cdef class Balancer:
         self.active = NULL
 
     def __init__(self, servers, weights=None, *, uint64_t seed=0):
+        if self.weight != NULL:
+            raise RuntimeError(f"{type(self).__name__} is already initialized")
+        if isinstance(servers, bool):
+            raise TypeError("servers is a count or a list of names, not a bool")
         if isinstance(servers, int):
             if servers < 1:
                 raise ValueError(f"{type(self).__name__} needs at least one server, got {servers}")
@@ -143,21 +176,8 @@ cdef class Balancer:
 
     cdef uint64_t _client_word(self, object client) except? 0:
         """None -> 0; int -> its 64-bit two's complement; str (UTF-8) and bytes
-        -> XXH64 with seed 0."""
-        cdef Py_ssize_t n
-        cdef const char* p
-        if client is None:
-            return 0
-        if isinstance(client, str):
-            p = PyUnicode_AsUTF8AndSize(client, &n)
-            return xxh64(<const unsigned char*>p, n, 0)
-        if isinstance(client, bytes):
-            return xxh64(<const unsigned char*>PyBytes_AS_STRING(client), PyBytes_GET_SIZE(client), 0)
-        if isinstance(client, int):
-            if client < 0:
-                return <uint64_t><int64_t>client
-            return <uint64_t>client
-        raise TypeError(f"a client is None, str, bytes or int, not {type(client).__name__}")
+        -> XXH64 with seed 0 (see ``client_word``)."""
+        return _word(client)
 
     # ------------------------------------------------------------ Python API
     cdef int32_t _server(self, server) except -1:
@@ -182,14 +202,32 @@ cdef class Balancer:
         return s
 
     def done(self, server, duration=None):
-        """A request on ``server`` finished (``duration`` in seconds, if known)."""
+        """A request on ``server`` finished (``duration`` in seconds, if known).
+        Raises ValueError when the server has no open connection."""
         cdef int32_t s = self._server(server)
         cdef double d = -1.0
         if duration is not None:
             d = float(duration)
             if not isfinite(d) or d < 0:
                 raise ValueError(f"duration must be finite and >= 0, got {duration!r}")
+        if self.active[s] == 0:
+            raise ValueError(f"done({server!r}): server {self._names[s]!r} has no open connection")
         self._done(s, d)
+
+    def acquire(self, server):
+        """Count one open connection on a server the caller chose itself (a
+        sticky session, an affinity rule), bypassing the policy: its state (a
+        round-robin cursor, current weights) does not move. The server must be
+        eligible, else NoServerAvailable. Release it with ``done`` as usual."""
+        cdef int32_t s = self._server(server)
+        if not self._eligible(s):
+            raise NoServerAvailable(f"server {self._names[s]!r} is down or ejected")
+        self.active[s] += 1
+        return s
+
+    def eligible(self, server):
+        """Whether ``server`` (an index or a name) is up and not ejected."""
+        return bool(self._eligible(self._server(server)))
 
     def mark_down(self, server):
         """Take a server out of rotation (e.g. a failed health check)."""
@@ -228,6 +266,16 @@ cdef class Balancer:
     def up(self):
         """Whether each server is in rotation (up and not ejected)."""
         return [bool(self._eligible(i)) for i in range(self.n)]
+
+    @property
+    def marked_up(self):
+        """Whether each server is marked up (health), ejected or not."""
+        return [bool(self.up[i]) for i in range(self.n)]
+
+    @property
+    def ejected(self):
+        """Whether each server is ejected (outlier detection)."""
+        return [bool(self.ejected[i]) for i in range(self.n)]
 
     def __len__(self):
         return self.n
@@ -306,15 +354,19 @@ cdef class HealthCheck:
         return 0
 
     cdef int _observe(self, int32_t server, bint ok) noexcept nogil:
+        # the runs saturate at rise / fall (only reaching them matters), so
+        # they never overflow however long a server stays in one state
         if ok:
             self.fail_run[server] = 0
-            self.ok_run[server] += 1
+            if self.ok_run[server] < self.rise:
+                self.ok_run[server] += 1
             if not self.healthy[server] and self.ok_run[server] >= self.rise:
                 self.healthy[server] = 1
                 return 1
         else:
             self.ok_run[server] = 0
-            self.fail_run[server] += 1
+            if self.fail_run[server] < self.fall:
+                self.fail_run[server] += 1
             if self.healthy[server] and self.fail_run[server] >= self.fall:
                 self.healthy[server] = 0
                 return -1
@@ -337,6 +389,19 @@ cdef class HealthCheck:
     def healthy(self):
         return [bool(self.healthy[i]) for i in range(self.n)]
 
+    def _check(self):
+        """At most one of the runs is nonzero; a run never exceeds its
+        threshold; a healthy server's failure run is below ``fall`` and an
+        unhealthy one's success run below ``rise``."""
+        cdef int32_t i
+        for i in range(self.n):
+            assert 0 <= self.ok_run[i] <= self.rise and 0 <= self.fail_run[i] <= self.fall
+            assert self.ok_run[i] == 0 or self.fail_run[i] == 0
+            if self.healthy[i]:
+                assert self.fail_run[i] < self.fall
+            else:
+                assert self.ok_run[i] < self.rise
+
     def __repr__(self):
         return (f"HealthCheck(interval={self.interval}, rise={self.rise}, fall={self.fall}, "
                 f"timeout={self.timeout})")
@@ -351,6 +416,12 @@ cdef class OutlierDetector:
     that would eject more than ``max_ejection_percent`` of the servers (Envoy's
     rule, stated exactly below). A success
     resets the run of errors. Defaults are Envoy's: 5 errors, 30 s, 10 %.
+    Results recorded while a server is ejected (requests still in flight when
+    it was ejected) are ignored, so it comes back with a clean run; a run that
+    reaches the threshold while the cap forbids an ejection stays at the
+    threshold, and the next error once there is room ejects. The count of
+    ejections never decreases (Envoy lowers it again after a healthy period;
+    this does not). ``_next_release`` and ``_release_due`` scan the servers: O(n).
 
     Envoy allows an ejection when the ejected share stays within the maximum,
     and always allows ejecting one host when the maximum would round to zero
@@ -401,11 +472,14 @@ cdef class OutlierDetector:
         return 0
 
     cdef int _record(self, int32_t server, bint ok, double now) noexcept nogil:
+        if self.ejected_until[server] >= 0:
+            return 0
         if ok:
             self.err_run[server] = 0
             return 0
-        self.err_run[server] += 1
-        if self.ejected_until[server] >= 0 or self.err_run[server] < self.consecutive_errors:
+        if self.err_run[server] < self.consecutive_errors:
+            self.err_run[server] += 1
+        if self.err_run[server] < self.consecutive_errors:
             return 0
         if not ((self.n_ejected + 1) * 100.0 <= self.max_ejection_percent * self.n
                 or (self.n_ejected == 0 and self.max_ejection_percent > 0)):
@@ -447,6 +521,8 @@ cdef class OutlierDetector:
         """Feed one request result at time ``now``; True when it ejects the server."""
         if not 0 <= server < self.n:
             raise IndexError(f"server {server} out of range (bound to {self.n})")
+        if not isfinite(now) or now < 0:
+            raise ValueError(f"now must be a finite time >= 0, got {now!r}")
         return bool(self._record(server, ok, now))
 
     def release_due(self, double now):
@@ -461,6 +537,29 @@ cdef class OutlierDetector:
     @property
     def ejected(self):
         return [self.ejected_until[i] >= 0 for i in range(self.n)]
+
+    @property
+    def ejected_until(self):
+        """Per server, the time its ejection ends (None when not ejected)."""
+        return [self.ejected_until[i] if self.ejected_until[i] >= 0 else None
+                for i in range(self.n)]
+
+    @property
+    def times_ejected(self):
+        """Per server, how many times it has been ejected."""
+        return [self.times_ejected[i] for i in range(self.n)]
+
+    def _check(self):
+        """The ejected count matches; runs stay within the threshold; an
+        ejected server has a clean run and has been ejected at least once."""
+        cdef int32_t i, e = 0
+        for i in range(self.n):
+            assert 0 <= self.err_run[i] <= self.consecutive_errors
+            assert self.times_ejected[i] >= 0
+            if self.ejected_until[i] >= 0:
+                e += 1
+                assert self.times_ejected[i] >= 1 and self.err_run[i] == 0
+        assert e == self.n_ejected, (e, self.n_ejected)
 
     def __repr__(self):
         return (f"OutlierDetector(consecutive_errors={self.consecutive_errors}, "
