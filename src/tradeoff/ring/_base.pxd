@@ -24,3 +24,9 @@ cdef class Partitioner:
     cdef int _word_of(self, object key, uint64_t* out) except -1
     cdef int32_t _index_of_key(self, object key) except -2
     cdef _append(self, name, weight)
+
+
+# a 1-d numpy integer array as a contiguous, native-order 64-bit array (narrower
+# integers widen, big-endian arrays are swapped; unsigned stays unsigned);
+# raises TypeError/ValueError naming `what` for other dtypes or shapes
+cpdef object int64_keys(object keys, str what=*)

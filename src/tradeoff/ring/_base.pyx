@@ -19,6 +19,20 @@ from tradeoff._core.hashing cimport xxh64
 cnp.import_array()
 
 
+cpdef object int64_keys(object keys, str what="lookup_many"):
+    """A 1-d numpy integer array as a contiguous, native-order 64-bit array:
+    narrower integers widen, a big-endian array (``'>i8'``) is byte-swapped,
+    unsigned stays unsigned. Other dtypes or shapes raise a clear error."""
+    cdef cnp.ndarray arr = keys
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{what} takes an integer array (or a list of str keys), not dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"{what} takes a one-dimensional array")
+    if arr.dtype.itemsize != 8 or not arr.dtype.isnative:
+        arr = arr.astype(np.int64 if arr.dtype.kind == "i" else np.uint64)
+    return np.ascontiguousarray(arr)
+
+
 def _xxh64(data, uint64_t seed=0):
     """XXH64 of a bytes-like object (exposed for tests and docs)."""
     cdef const unsigned char[::1] view = memoryview(bytes(data)).cast("B")
@@ -148,14 +162,7 @@ cdef class Partitioner:
         cdef int32_t j
         cdef bint empty = False
         if isinstance(keys, np.ndarray):
-            arr = keys
-            if arr.dtype.kind not in "iu":
-                raise TypeError(f"lookup_many takes an integer array (or a list of str keys), not dtype {arr.dtype}")
-            if arr.ndim != 1:
-                raise ValueError("lookup_many takes a one-dimensional array")
-            if arr.dtype.itemsize != 8:
-                arr = arr.astype(np.int64 if arr.dtype.kind == "i" else np.uint64)
-            k64 = np.ascontiguousarray(arr).view(np.int64)
+            k64 = int64_keys(keys, "lookup_many").view(np.int64)
             n = k64.shape[0]
             out = np.empty(n, dtype=np.int32)
             res = out
