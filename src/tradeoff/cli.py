@@ -308,6 +308,223 @@ def simulate_cache(trace_path, trace_format, read_options, workload, policy_spec
     click.echo(sim.hit_ratio_table(df.assign(hit_ratio=1 - df.byte_miss_ratio) if use_bytes else df, fmt))
 
 
+def _count(text: str, what: str) -> int:
+    """``"1e6"``, ``"1_000_000"`` or ``"1000000"`` -> 1000000; a bad count is a UserError."""
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        _fail(f"{what} must be a count such as 1000000 or 1e6, got {text!r}")
+    if value != value or value < 1 or value != int(value):
+        _fail(f"{what} must be a whole number >= 1, got {text!r}")
+    return int(value)
+
+
+@simulate.command("ring")
+@click.option("--partitioner", "spec", default="all", show_default=True, metavar="P1,P2",
+              help="Partitioners, with parameters after colons: modn,range,ring:vnodes=100,ketama,"
+                   "jump,rendezvous,maglev:table_size=65537,multiprobe:probes=21. 'all': every one.")
+@click.option("--nodes", type=click.IntRange(min=1), default=100, show_default=True, help="Nodes to start with.")
+@click.option("--keys", "n_keys", default="1e6", show_default=True, metavar="N", help="How many distinct keys.")
+@click.option("--add", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Then add K nodes and measure the keys that move.")
+@click.option("--remove", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Then remove the last K nodes and measure the keys that move.")
+@click.option("--key-type", type=click.Choice(["int", "str"]), default="int", show_default=True,
+              help="Random 64-bit integers, or strings key:0, key:1, ...")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random keys.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Results file (default: results/simulate-ring-DATE-TIME.json).")
+@click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def simulate_ring(spec, nodes, n_keys, add, remove, key_type, seed, output, fmt, quiet) -> None:
+    """Spread keys over nodes with several partitioners; print balance, movement and speed.
+
+    \b
+    tradeoff simulate ring --partitioner jump,ring:vnodes=100,maglev --nodes 100 --keys 1e6 --add 1
+    tradeoff simulate ring --partitioner ring:vnodes=1,ring:vnodes=10,ring:vnodes=100,ring:vnodes=1000
+    tradeoff simulate ring --partitioner all --nodes 10 --remove 1 --key-type str
+    """
+    from .harness import results
+    from .harness.run import default_output
+    from .ring import experiment as ex
+
+    keys = _count(n_keys, "--keys")
+    choices = ex.parse_partitioners(spec)
+    if add and remove:
+        _fail("give --add or --remove, not both")
+    if remove and remove >= nodes:
+        _fail(f"--remove {remove} would leave no node of {nodes}")
+    show = None if quiet else (lambda line: click.echo(line, err=True))
+    df = ex.compare(choices, nodes=nodes, keys=keys, add=add or 0, remove=remove or 0,
+                    key_type=key_type, seed=seed, progress=show)
+    path = output or str(default_output("simulate-ring"))
+    rows = [{**r, "key_type": key_type, "seconds": r["build_s"]} for r in df.to_dict("records")]
+    results.write_rows(rows, path, suite="simulate-ring", func="partition",
+                       params=("nodes", "keys", "key_type", "partitioner"), compare="partitioner")
+    click.echo(f"wrote {path}", err=True)
+    change = f", then {'+' + str(add) if add else '-' + str(remove)} node(s); ideal = the least any " \
+             f"partitioner must move" if (add or remove) else ""
+    click.echo(f"{keys:,} {key_type} keys over {nodes} nodes{change}")
+    click.echo(ex.table(df, fmt))
+
+
+@simulate.command("balance")
+@click.option("--policy", "spec", default="rr,lc,p2c,random", show_default=True, metavar="P1,P2",
+              help="Policies, with parameters after colons: rr,wrr,lc,iphash:vnodes=160,random,"
+                   "p2c:choices=2,lrt:alpha=0.3. 'all': every one.")
+@click.option("--servers", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--load", type=float, default=0.9, show_default=True,
+              help="Offered load: arrival rate over total service capacity (>= 1 runs, and warns).")
+@click.option("--service", default="exp", show_default=True, metavar="SPEC",
+              help="Service times: exp, const, bimodal:p=0.1,ratio=10, lognormal:sigma=1.5, "
+                   "pareto:alpha=2.5, file:PATH.")
+@click.option("--arrivals", default="poisson", show_default=True, metavar="SPEC",
+              help="poisson, onoff:on=1s,off=1s, batch:size=10 or trace:PATH (arrival times in seconds).")
+@click.option("--requests", "n_requests", default="1e6", show_default=True, metavar="N")
+@click.option("--discipline", type=click.Choice(["fcfs", "ps"]), default="fcfs", show_default=True,
+              help="First come first served, or processor sharing.")
+@click.option("--speeds", default=None, metavar="V1,V2,...",
+              help="Server speeds (default all 1); policies get them as weights.")
+@click.option("--mean-service", default="10ms", show_default=True, metavar="DURATION",
+              help="The mean service time: ties latencies (in its units) to the seconds of failures and checks.")
+@click.option("--fail", "fail_spec", default=None, metavar="S@T1-T2,...",
+              help="Server S is down from T1 to T2, e.g. 3@10s-40s (units us, ms, s, m, h; default s).")
+@click.option("--health", "health_spec", default=None, metavar="interval=2s,rise=2,fall=3,timeout=1s",
+              help="Active health checks (HAProxy's rise and fall). 'on' for the defaults.")
+@click.option("--eject", "eject_spec", default=None, metavar="errors=5,time=30s,max=10",
+              help="Passive ejection after consecutive errors (Envoy style). 'on' for the defaults.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Draw the latency CDFs (.png or .svg).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Results file (default: results/simulate-balance-DATE-TIME.json).")
+@click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def simulate_balance(spec, servers, load, service, arrivals, n_requests, discipline, speeds, mean_service,
+                     fail_spec, health_spec, eject_spec, seed, plot, output, fmt, quiet) -> None:
+    """Simulate requests through balancing policies; print tail latencies.
+
+    Latencies are in units of the mean service time. Every policy sees the
+    same arrivals and service times.
+
+    \b
+    tradeoff simulate balance --policy rr,lc,p2c,random --servers 10 --load 0.9
+    tradeoff simulate balance --service lognormal:sigma=1.5 --plot cdf.png
+    tradeoff simulate balance --fail 3@10s-40s --health interval=2s,rise=2,fall=3 --eject on
+    """
+    import warnings
+
+    from .balance import experiment as ex
+    from .balance.simulator import parse_arrivals, parse_duration, parse_failures, parse_service
+    from .harness.run import default_output
+
+    requests = _count(n_requests, "--requests")
+    choices = ex.parse_policies(spec)
+    if plot and not plot.lower().endswith((".png", ".svg")):
+        _fail(f"plot file must end in .png or .svg, got {plot}")
+    if not load == load or load <= 0 or load == float("inf"):
+        _fail(f"--load must be a number > 0, got {load}")
+    try:
+        parse_service(service)
+        parse_arrivals(arrivals)
+        fail = parse_failures(fail_spec) if fail_spec else None
+        unit = parse_duration(mean_service, "--mean-service")
+        health = _health(health_spec)
+        outlier = _eject(eject_spec)
+        speed_list = None
+        if speeds:
+            try:
+                speed_list = [float(x) for x in speeds.split(",") if x.strip()]
+            except ValueError:
+                _fail(f"--speeds must be numbers separated by commas, got {speeds!r}")
+            if len(speed_list) != servers:
+                _fail(f"--speeds gives {len(speed_list)} speeds for {servers} servers")
+    except ValueError as exc:
+        _fail(str(exc))
+    for f in fail or ():
+        if f.server >= servers:
+            _fail(f"--fail names server {f.server}, but servers are numbered 0..{servers - 1}")
+    if load >= 1:
+        click.echo(f"warning: load {load:g} >= 1: the servers cannot keep up, queues grow without bound "
+                   f"and latencies depend on the run length", err=True)
+    show = None if quiet else (lambda line: click.echo(line, err=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)    # the overload warning was shown once above
+        runs = ex.compare(choices, servers=servers, load=load, service=service, requests=requests, seed=seed,
+                          discipline=discipline, speeds=speed_list, arrivals=arrivals, fail=fail,
+                          health=health, outlier=outlier, progress=show, mean_service=unit)
+    path = output or str(default_output("simulate-balance"))
+    ex.write_results(runs, path)
+    if plot:
+        ex.plot_cdf(runs, plot, title=f"{servers} servers, load {load:g}, service {service}")
+        click.echo(f"wrote {plot}", err=True)
+    click.echo(f"wrote {path}", err=True)
+    click.echo(f"latency in units of the mean service time ({unit * 1e3:g} ms); {requests:,} requests, "
+               f"{servers} servers, load {load:g}, service {service}, {discipline}; * = lowest p99")
+    click.echo(ex.table(runs, fmt))
+
+
+def _spec_pairs(spec: str, allowed: dict[str, str], what: str) -> dict:
+    out = {}
+    for pair in filter(None, (p.strip() for p in spec.split(","))):
+        key, eq, val = pair.partition("=")
+        key = key.strip()
+        if not eq or key not in allowed:
+            _fail(f"bad {what} setting {pair!r}: write name=value with name one of {', '.join(allowed)}")
+        out[allowed[key]] = val.strip()
+    return out
+
+
+def _health(spec: str | None):
+    from .balance._base import HealthCheck
+    from .balance.simulator import parse_duration
+
+    if not spec:
+        return None
+    if spec.strip().lower() in ("on", "yes", "default"):
+        return HealthCheck()
+    p = _spec_pairs(spec, {"interval": "interval", "inter": "interval", "rise": "rise", "fall": "fall",
+                           "timeout": "timeout"}, "--health")
+    kw = {}
+    if "interval" in p:
+        kw["interval"] = parse_duration(p["interval"], "health check interval")
+    if "timeout" in p:
+        kw["timeout"] = parse_duration(p["timeout"], "health check timeout")
+    for k in ("rise", "fall"):
+        if k in p:
+            try:
+                kw[k] = int(p[k])
+            except ValueError:
+                _fail(f"--health {k} must be a whole number, got {p[k]!r}")
+    return HealthCheck(**kw)
+
+
+def _eject(spec: str | None):
+    from .balance._base import OutlierDetector
+    from .balance.simulator import parse_duration
+
+    if not spec:
+        return None
+    if spec.strip().lower() in ("on", "yes", "default"):
+        return OutlierDetector()
+    p = _spec_pairs(spec, {"errors": "consecutive_errors", "time": "base_ejection_time",
+                           "max": "max_ejection_percent"}, "--eject")
+    kw = {}
+    if "consecutive_errors" in p:
+        try:
+            kw["consecutive_errors"] = int(p["consecutive_errors"])
+        except ValueError:
+            _fail(f"--eject errors must be a whole number, got {p['consecutive_errors']!r}")
+    if "base_ejection_time" in p:
+        kw["base_ejection_time"] = parse_duration(p["base_ejection_time"], "ejection time")
+    if "max_ejection_percent" in p:
+        try:
+            kw["max_ejection_percent"] = float(p["max_ejection_percent"].rstrip("%"))
+        except ValueError:
+            _fail(f"--eject max must be a percentage, got {p['max_ejection_percent']!r}")
+    return OutlierDetector(**kw)
+
+
 @cli.command("mrc")
 @click.argument("trace_path", metavar="TRACE", type=click.Path(dir_okay=False))
 @click.option("--format", "trace_format", default=None, help="The trace's format (default: guessed).")

@@ -60,6 +60,11 @@ cdef class ModN(Partitioner):
         Partitioner._check(self)
         assert self.n == <uint64_t>len(self._names)
 
+    @property
+    def nbytes(self):
+        """Bytes of the lookup structure: none beyond the node count."""
+        return 0
+
 
 cdef class RangePartitioner(Partitioner):
     """Range partitioning over signed 64-bit key words.
@@ -218,6 +223,12 @@ cdef class RangePartitioner(Partitioner):
         Partitioner.remove(self, node)
 
     # ------------------------------------------------------------ inspection
+    @property
+    def nbytes(self):
+        """Bytes of the lookup arrays (boundaries and owners)."""
+        r = len(self._names)
+        return 8 * max(r - 1, 1) + 4 * max(r, 1)
+
     @property
     def boundaries(self):
         """The boundaries in range order (a copy)."""
