@@ -10,6 +10,7 @@ health check (rise/fall) and the passive outlier detector.
 import math
 
 import xxhash
+from pymodels import mix64
 
 M64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
@@ -18,15 +19,6 @@ GOLDEN = 0x9E3779B97F4A7C15
 # ---------------------------------------------------------------- hashing, rng
 
 
-def mix64(x):
-    """splitmix64's finalizer."""
-    x &= M64
-    x ^= x >> 30
-    x = (x * 0xBF58476D1CE4E5B9) & M64
-    x ^= x >> 27
-    x = (x * 0x94D049BB133111EB) & M64
-    x ^= x >> 31
-    return x
 
 
 def client_word(client):

@@ -25,6 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from cache_models import drive_model
 from tradeoff.cache import make_engine, policy_params, replay
 from tradeoff.cache._wtinylfu import SEEDS, WTinyLFUEngine
+from pymodels import mix64
 
 SETTINGS = settings(max_examples=80, deadline=None)
 MASK64 = (1 << 64) - 1
@@ -33,14 +34,6 @@ MASK64 = (1 << 64) - 1
 # ---------------------------------------------------------------- model
 
 
-def mix64(x):
-    """splitmix64's finalizer (tradeoff._core.hashing.mix64)."""
-    x &= MASK64
-    x ^= x >> 30
-    x = (x * 0xBF58476D1CE4E5B9) & MASK64
-    x ^= x >> 27
-    x = (x * 0x94D049BB133111EB) & MASK64
-    return x ^ (x >> 31)
 
 
 def pow2_at_least(n):

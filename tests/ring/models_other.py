@@ -10,19 +10,11 @@ import bisect
 import math
 
 import xxhash
+from pymodels import mix64
 
 MASK = (1 << 64) - 1
 
 
-def mix64(x):
-    """splitmix64's finalizer (Steele, Lea and Flood 2014)."""
-    x &= MASK
-    x ^= x >> 30
-    x = (x * 0xBF58476D1CE4E5B9) & MASK
-    x ^= x >> 27
-    x = (x * 0x94D049BB133111EB) & MASK
-    x ^= x >> 31
-    return x
 
 
 def xxh64(data, seed=0):

@@ -13,6 +13,7 @@ from bisect import bisect_left
 from fractions import Fraction
 
 import xxhash
+from pymodels import mix64
 
 __all__ = ["MASK64", "mix64", "key_word", "ring_key_word", "ModNModel", "RangeModel",
            "RingModel", "KetamaModel", "BoundedRingModel", "ketama_hash"]
@@ -20,15 +21,6 @@ __all__ = ["MASK64", "mix64", "key_word", "ring_key_word", "ModNModel", "RangeMo
 MASK64 = (1 << 64) - 1
 
 
-def mix64(x):
-    """The splitmix64 finalizer (tradeoff._core.hashing.mix64)."""
-    x &= MASK64
-    x ^= x >> 30
-    x = (x * 0xBF58476D1CE4E5B9) & MASK64
-    x ^= x >> 27
-    x = (x * 0x94D049BB133111EB) & MASK64
-    x ^= x >> 31
-    return x
 
 
 def key_word(key):

@@ -12,6 +12,7 @@ from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 
 from tradeoff._core.hashing cimport xxh64
+from tradeoff._core.checks cimport check_weight
 from tradeoff._core.rng cimport rng_seed
 
 
@@ -46,17 +47,6 @@ def client_word(client):
     (0, 5, True)
     """
     return _word(client)
-
-
-cdef double _weight(object w, object who) except -1:
-    cdef double x
-    try:
-        x = float(w)
-    except (TypeError, ValueError):
-        raise TypeError(f"weight of {who} must be a number, not {type(w).__name__}") from None
-    if not isfinite(x) or x < 0:
-        raise ValueError(f"weight of {who} must be finite and >= 0, got {w!r}")
-    return x
 
 
 cdef class Balancer:
@@ -100,7 +90,7 @@ cdef class Balancer:
         if weights is None:
             ws = [1.0] * len(names)
         else:
-            ws = [_weight(w, f"server {names[i]!r}") if i < len(names) else 0
+            ws = [check_weight(w, f"server {names[i]!r}") if i < len(names) else 0
                   for i, w in enumerate(weights)]
             if len(ws) != len(names):
                 raise ValueError(f"{len(names)} servers but {len(ws)} weights")
@@ -247,7 +237,7 @@ cdef class Balancer:
     def set_weight(self, server, weight):
         """Change a server's weight at run time."""
         cdef int32_t s = self._server(server)
-        self._set_weight(s, _weight(weight, f"server {self._names[s]!r}"))
+        self._set_weight(s, check_weight(weight, f"server {self._names[s]!r}"))
 
     @property
     def names(self):

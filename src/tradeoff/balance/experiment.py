@@ -10,7 +10,6 @@ balance`` prints).
 from __future__ import annotations
 
 import math
-import os
 from typing import Callable, Sequence
 
 from ..harness.errors import UserError
@@ -137,40 +136,27 @@ def _secs(x: float) -> str:
 def plot_cdf(results, path, *, title: str = "") -> None:
     """The latency CDF of every run on a log x axis, with p99 marked; PNG or SVG
     by the file's extension; written atomically."""
-    import matplotlib
+    from ..harness.plots import figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .._atomic import atomic_path
-
-    ext = os.path.splitext(str(path))[1].lower()
-    if ext not in (".png", ".svg"):
-        raise UserError(f"plot file must end in .png or .svg, got {path}")
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    try:
-        lows = []
-        for r in results:
-            x, q = r.cdf(1024)
-            if x.size:
-                lows.append(max(float(x[len(x) // 1000]), 1e-3))
-                line, = ax.plot(x, q, label=f"{r.policy} (p99 {r.p99:.1f})")
-                ax.axvline(r.p99, color=line.get_color(), alpha=0.3, linestyle=":")
-        ax.set_xscale("log")
-        if lows:
-            ax.set_xlim(left=min(lows))     # from the 0.1th percentile: the tail is what matters
-        ax.set_xlabel("latency (units of the mean service time)")
-        ax.set_ylabel("fraction of requests")
-        ax.set_ylim(0, 1.005)
-        ax.grid(True, alpha=0.3)
-        if title:
-            ax.set_title(title)
-        ax.legend()
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext[1:])
-    finally:
-        plt.close(fig)
+    fig, ax = figure()
+    lows = []
+    for r in results:
+        x, q = r.cdf(1024)
+        if x.size:
+            lows.append(max(float(x[len(x) // 1000]), 1e-3))
+            line, = ax.plot(x, q, label=f"{r.policy} (p99 {r.p99:.1f})")
+            ax.axvline(r.p99, color=line.get_color(), alpha=0.3, linestyle=":")
+    ax.set_xscale("log")
+    if lows:
+        ax.set_xlim(left=min(lows))     # from the 0.1th percentile: the tail is what matters
+    ax.set_xlabel("latency (units of the mean service time)")
+    ax.set_ylabel("fraction of requests")
+    ax.set_ylim(0, 1.005)
+    ax.grid(True, alpha=0.3)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    save_figure(fig, path)
 
 
 def write_results(results, path, *, extra: dict | None = None) -> None:

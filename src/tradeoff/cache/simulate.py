@@ -169,37 +169,24 @@ def sweep(keys, policies: Iterable, sizes: Iterable[int], *, sizes_arr=None, tim
 def plot_curves(df, path, *, title: str = "", x: str = "size", y: str = "miss_ratio") -> None:
     """Miss ratio against cache size, one line per policy; PNG or SVG by the
     file's extension; written atomically."""
-    import matplotlib
+    from ..harness.plots import figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .._atomic import atomic_path
-
-    ext = os.path.splitext(str(path))[1].lower()
-    if ext not in (".png", ".svg"):
-        raise UserError(f"plot file must end in .png or .svg, got {path}")
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    try:
-        for label, part in df.groupby("policy", sort=False):
-            part = part.sort_values(x)
-            style = {"color": "black", "linestyle": "--"} if str(label).startswith("belady") else {}
-            ax.plot(part[x], part[y], marker="o" if len(part) < 30 else None, label=str(label), **style)
-        if df[x].max() / max(df[x].min(), 1) >= 20:
-            ax.set_xscale("log")
-        ax.set_xlabel("cache size" + (" (bytes)" if "byte" in y else ""))
-        ax.set_ylabel(y.replace("_", " "))
-        ax.set_ylim(bottom=0)
-        ax.grid(True, alpha=0.3)
-        if title:
-            ax.set_title(title)
-        if df["policy"].nunique() > 1:
-            ax.legend()
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext[1:])
-    finally:
-        plt.close(fig)
+    fig, ax = figure()
+    for label, part in df.groupby("policy", sort=False):
+        part = part.sort_values(x)
+        style = {"color": "black", "linestyle": "--"} if str(label).startswith("belady") else {}
+        ax.plot(part[x], part[y], marker="o" if len(part) < 30 else None, label=str(label), **style)
+    if df[x].max() / max(df[x].min(), 1) >= 20:
+        ax.set_xscale("log")
+    ax.set_xlabel("cache size" + (" (bytes)" if "byte" in y else ""))
+    ax.set_ylabel(y.replace("_", " "))
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    if title:
+        ax.set_title(title)
+    if df["policy"].nunique() > 1:
+        ax.legend()
+    save_figure(fig, path)
 
 
 def write_results(df, path, *, trace: str, suite: str = "simulate-cache",

@@ -1,4 +1,5 @@
-"""Bar charts for the HTML report, returned as PNG bytes.
+"""Bar charts for the HTML report (PNG bytes), and the figure helpers every
+``simulate`` plot is drawn with.
 
 Figures are built with ``matplotlib.figure.Figure`` on an Agg canvas and never go through
 ``pyplot``: no GUI backend is selected, the caller's backend is left alone, and no figure
@@ -12,9 +13,38 @@ import io
 import math
 from typing import Mapping, Sequence
 
-__all__ = ["bar_chart", "data_uri"]
+__all__ = ["bar_chart", "data_uri", "figure", "save_figure"]
 
 Series = Mapping[str, tuple]   # label -> (heights, errors or None)
+
+
+def figure(width: float = 7.0, height: float = 4.5):
+    """A new ``(fig, ax)`` on an Agg canvas, outside pyplot."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def save_figure(fig, path) -> None:
+    """Write ``fig`` as PNG or SVG, chosen by the file's extension, atomically
+    (another extension is a UserError and nothing is written)."""
+    import os
+
+    from .._atomic import atomic_path
+    from .errors import UserError
+
+    ext = os.path.splitext(str(path))[1].lower()
+    if ext not in (".png", ".svg"):
+        raise UserError(f"plot file must end in .png or .svg, got {path}")
+    fig.tight_layout()
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext[1:])
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _clean(values) -> list[float]:

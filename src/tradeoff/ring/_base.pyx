@@ -15,6 +15,7 @@ import numpy as np
 cimport numpy as cnp
 
 from tradeoff._core.hashing cimport xxh64
+from tradeoff._core.checks cimport check_weight
 
 cnp.import_array()
 
@@ -39,17 +40,6 @@ def _xxh64(data, uint64_t seed=0):
     if view.shape[0] == 0:
         return xxh64(<const unsigned char*>b"", 0, seed)
     return xxh64(&view[0], view.shape[0], seed)
-
-
-cdef double _check_weight(object node, object weight) except -1:
-    cdef double w
-    try:
-        w = float(weight)
-    except (TypeError, ValueError):
-        raise TypeError(f"weight of node {node!r} must be a number, not {type(weight).__name__}") from None
-    if not isfinite(w) or w < 0:
-        raise ValueError(f"weight of node {node!r} must be finite and >= 0, got {weight!r}")
-    return w
 
 
 cdef class Partitioner:
@@ -92,7 +82,7 @@ cdef class Partitioner:
             raise TypeError(f"node names are strings, got {name!r}")
         if name in self._index:
             raise ValueError(f"node {name!r} is already in the {type(self).__name__}")
-        cdef double w = _check_weight(name, weight)
+        cdef double w = check_weight(weight, f"node {name!r}")
         self._index[name] = len(self._names)
         self._names.append(name)
         self._weights.append(w)
@@ -219,7 +209,7 @@ cdef class Partitioner:
         """Change a node's weight."""
         if node not in self._index:
             raise KeyError(f"node {node!r} is not in the {type(self).__name__}")
-        self._weights[self._index[node]] = _check_weight(node, weight)
+        self._weights[self._index[node]] = check_weight(weight, f"node {node!r}")
         self._rebuild()
 
     def _check(self):
