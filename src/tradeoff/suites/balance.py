@@ -70,7 +70,8 @@ SERVICES = {"exp": "exp", "lognormal": "lognormal:sigma=1.5", "bimodal": "bimoda
 
 
 def _latency_row(r) -> dict:
-    return {"mean": r.mean, "p50": r.p50, "p90": r.p90, "p99": r.p99, "p999": r.p999, "max": r.max,
+    return {"mean_latency": r.mean, "p50": r.p50, "p90": r.p90, "p99": r.p99, "p999": r.p999,
+            "max_latency": r.max,
             "util_max": float(r.utilization.max()), "queue_max": int(r.queue_max.max())}
 
 
