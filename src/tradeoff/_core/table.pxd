@@ -37,6 +37,9 @@ cdef void i64t_free(I64Table* t) noexcept nogil
 cdef void i64t_clear(I64Table* t) noexcept nogil
 cdef int i64t_grow(I64Table* t) except -1 nogil
 cdef Py_ssize_t i64t_nbytes(const I64Table* t) noexcept nogil
+# assert the probe invariant (every entry reachable from its home bucket without
+# crossing an empty one, the size equals the entries, size <= limit): AssertionError
+cdef int i64t_check(const I64Table* t) except -1
 
 
 cdef inline int64_t i64t_find(const I64Table* t, int64_t key, uint64_t* pos) noexcept nogil:
@@ -50,6 +53,21 @@ cdef inline int64_t i64t_find(const I64Table* t, int64_t key, uint64_t* pos) noe
         i = (i + 1) & t.mask
     pos[0] = i
     return -1
+
+
+cdef inline I64Entry* i64t_ref(const I64Table* t, int64_t key, uint64_t* pos) noexcept nogil:
+    """The bucket holding key, or NULL with *pos set to the empty bucket where key
+    would go (as i64t_find). Through the pointer the caller may rewrite the value in
+    place, to any value >= 0, with one probe sequence instead of a get and a put;
+    the pointer is valid until the table next changes size or loses an entry."""
+    cdef uint64_t i = hash_i64(key) & t.mask
+    cdef I64Entry* b = t.buckets
+    while b[i].value >= 0:
+        if b[i].key == key:
+            return &b[i]
+        i = (i + 1) & t.mask
+    pos[0] = i
+    return NULL
 
 
 cdef inline int64_t i64t_get(const I64Table* t, int64_t key) noexcept nogil:

@@ -65,6 +65,27 @@ cdef Py_ssize_t i64t_nbytes(const I64Table* t) noexcept nogil:
     return <Py_ssize_t>((t.mask + 1) * sizeof(I64Entry)) if t.buckets != NULL else 0
 
 
+cdef int i64t_check(const I64Table* t) except -1:
+    """Every entry is reachable from its home bucket without crossing an empty one,
+    the size counts the entries and stays within the limit (AssertionError if not)."""
+    cdef uint64_t k, i
+    cdef Py_ssize_t n = 0
+    if t.buckets == NULL:
+        assert t.size == 0, f"no buckets but size {t.size}"
+        return 0
+    for k in range(t.mask + 1):
+        if t.buckets[k].value < 0:
+            continue
+        n += 1
+        i = hash_i64(t.buckets[k].key) & t.mask
+        while i != k:
+            assert t.buckets[i].value >= 0, f"hole in the probe run of key {t.buckets[k].key}"
+            i = (i + 1) & t.mask
+    assert n == t.size, f"size {t.size} but {n} entries"
+    assert t.size <= t.limit, f"size {t.size} above the limit {t.limit}"
+    return 0
+
+
 cdef class Int64Table:
     """A thin Python wrapper over the C table, for tests and debugging only.
 
@@ -112,15 +133,4 @@ cdef class Int64Table:
 
     def _check(self):
         """Every entry is reachable from its home bucket without crossing an empty one."""
-        cdef uint64_t k, i
-        cdef Py_ssize_t n = 0
-        for k in range(self.t.mask + 1):
-            if self.t.buckets[k].value < 0:
-                continue
-            n += 1
-            i = hash_i64(self.t.buckets[k].key) & self.t.mask
-            while i != k:
-                assert self.t.buckets[i].value >= 0, f"hole in the probe run of key {self.t.buckets[k].key}"
-                i = (i + 1) & self.t.mask
-        assert n == self.t.size, f"size {self.t.size} but {n} entries"
-        assert self.t.size <= self.t.limit
+        i64t_check(&self.t)

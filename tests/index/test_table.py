@@ -1,0 +1,431 @@
+"""Table, its indexes and its planner against pure-Python references
+(tests/index/table_models.py) and against SQLite.
+
+- random tables, random indexes, random AND-queries (hypothesis): ``query``
+  equals a row-by-row Python filter, a numpy brute force and SQLite's answer,
+  and the planner picks the index ``expected_plan`` picks;
+- a state machine that creates and drops indexes and queries after every step,
+  with ``_check()`` (every index equals a fresh build);
+- the issue's plan cases beside SQLite's EXPLAIN QUERY PLAN;
+- exact comparisons between int columns and float values (and back);
+- the string form: parsing, and errors that give the position;
+- bad input: clear errors, nothing changed.
+"""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+import tradeoff.index.table as table_mod
+from table_models import expected_plan, numpy_filter, python_filter
+from tradeoff.index.table import QueryError, SQLitePeer, Table, parse_where
+
+
+@pytest.fixture(autouse=True)
+def small_nodes(monkeypatch):
+    """B-tree indexes with tiny nodes, so that small tables span many leaves."""
+    monkeypatch.setattr(table_mod, "_NODE_SIZE", 4)
+
+
+# ---------------------------------------------------------------- strategies
+
+COLS = ("a", "b", "c")               # a, b: int64 with few values; c: float64
+INT_VALUES = st.one_of(st.integers(-2, 6), st.sampled_from([2.5, -0.5, 3.0, 7.25]))
+FLOAT_VALUES = st.one_of(st.sampled_from([0.0, -0.0, 0.5, 1.5, 2.0, 3.25, -1.0]), st.integers(-2, 4))
+
+
+@st.composite
+def tables(draw, max_rows=40):
+    n = draw(st.integers(0, max_rows))
+    a = draw(st.lists(st.integers(0, 4), min_size=n, max_size=n))
+    b = draw(st.lists(st.integers(-1, 5), min_size=n, max_size=n))
+    c = draw(st.lists(st.sampled_from([0.0, -0.0, 0.5, 1.5, 2.0, 3.25, -1.0]), min_size=n, max_size=n))
+    return {"a": np.array(a, dtype=np.int64), "b": np.array(b, dtype=np.int64),
+            "c": np.array(c, dtype=np.float64)}
+
+
+@st.composite
+def predicates(draw):
+    col = draw(st.sampled_from(COLS))
+    values = FLOAT_VALUES if col == "c" else INT_VALUES
+    op = draw(st.sampled_from(["=", "<", "<=", ">", ">=", "between", "in"]))
+    if op == "between":
+        return (col, op, draw(values), draw(values))
+    if op == "in":
+        return (col, op, draw(st.lists(values, max_size=3)))
+    return (col, op, draw(values))
+
+
+WHERE = st.lists(predicates(), max_size=4)
+INDEX_SPECS = st.lists(st.tuples(st.lists(st.sampled_from(COLS), min_size=1, max_size=3, unique=True),
+                                 st.sampled_from(["btree", "hash"])), max_size=4)
+
+
+def build(cols, specs):
+    t = Table(cols)
+    made = []
+    for i, (columns, kind) in enumerate(specs):
+        name = t.create_index(tuple(columns), kind=kind, name=f"i{i}")
+        made.append((name, tuple(columns), kind))
+    return t, made
+
+
+def kind_of(plan_text):
+    """A plan's first line reduced to its kind: 'SCAN t' or 'SEARCH t USING INDEX
+    name (terms)' (SQLite's COVERING and our HASH dropped)."""
+    line = plan_text.splitlines()[0]
+    if line.startswith("SCAN"):
+        return "SCAN t"
+    return line.replace("COVERING INDEX", "INDEX").replace("HASH INDEX", "INDEX")
+
+
+# ---------------------------------------------------------------- against the references
+
+@st.composite
+def aimed(draw, cols, specs):
+    """Predicates aimed at an index: equalities on a prefix of its columns with
+    values taken from a row (so that rows match), maybe a range on the next
+    column, plus a few random predicates."""
+    extra = draw(st.lists(predicates(), max_size=2))
+    n = len(cols["a"])
+    if not specs or n == 0 or draw(st.booleans()):
+        return extra + draw(WHERE)
+    columns, _ = draw(st.sampled_from(specs))
+    row = draw(st.integers(0, n - 1))
+    k = draw(st.integers(1, len(columns)))
+    where = [(c, "=", cols[c][row].item()) for c in columns[:k]]
+    if k < len(columns) and draw(st.booleans()):
+        v = cols[columns[k]][row].item()
+        where.append(draw(st.sampled_from([(columns[k], "between", v - 1, v + 1), (columns[k], "<", v + 0.5),
+                                           (columns[k], ">=", v)])))
+    return draw(st.permutations(where + extra))
+
+
+@given(cols=tables(), specs=INDEX_SPECS, data=st.data())
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_query_equals_brute_force_and_sqlite(cols, specs, data):
+    where = data.draw(aimed(cols, specs))
+    t, made = build(cols, specs)
+    got = t.query(where)
+    assert got.dtype == np.int64
+    want = python_filter(cols, where)
+    assert got.tolist() == want
+    assert numpy_filter(cols, where).tolist() == want
+    peer = SQLitePeer(t)
+    try:
+        assert peer.query(where).tolist() == want
+    finally:
+        peer.close()
+    plan = t.explain(where)
+    name, used = expected_plan(made, where)
+    assert plan.index == name and plan.columns_used == used
+    assert (plan.kind == "SCAN") == (name is None)
+    event(f"{plan.kind} {plan.index_kind or ''}, {'some' if want else 'no'} rows")
+    if where and all(p[1] != "in" or p[2] for p in where):     # the string form says the same
+        text = " AND ".join(_as_text(p) for p in where)
+        assert t.query(text).tolist() == want
+        assert str(t.explain(text)) == str(plan)
+
+
+def _as_text(p):
+    if p[1] == "between":
+        return f"{p[0]} BETWEEN {p[2]!r} AND {p[3]!r}"
+    if p[1] == "in":
+        return f"{p[0]} IN ({', '.join(repr(v) for v in p[2])})"
+    return f"{p[0]} {p[1]} {p[2]!r}"
+
+
+class TableMachine(RuleBasedStateMachine):
+    """Create and drop indexes on one table; every query must equal the filter
+    and follow the expected plan, and every index must equal a fresh build."""
+
+    def __init__(self):
+        super().__init__()
+        rng = np.random.default_rng(3)
+        n = 120
+        self.cols = {"a": rng.integers(0, 5, n), "b": rng.integers(-1, 6, n),
+                     "c": rng.choice([0.0, 0.5, 1.5, 2.0, -1.0], n)}
+        self.t = Table(self.cols)
+        self.made = []
+        self.serial = 0
+
+    @rule(columns=st.lists(st.sampled_from(COLS), min_size=1, max_size=3, unique=True),
+          kind=st.sampled_from(["btree", "hash"]))
+    def create(self, columns, kind):
+        name = self.t.create_index(tuple(columns), kind=kind, name=f"x{self.serial}")
+        self.serial += 1
+        self.made.append((name, tuple(columns), kind))
+
+    @rule(data=st.data())
+    def drop(self, data):
+        if not self.made:
+            with pytest.raises(KeyError, match="no index named"):
+                self.t.drop_index("x0")
+            return
+        i = data.draw(st.integers(0, len(self.made) - 1))
+        self.t.drop_index(self.made.pop(i)[0])
+
+    @rule(where=WHERE)
+    def query(self, where):
+        assert self.t.query(where).tolist() == python_filter(self.cols, where)
+        plan = self.t.explain(where)
+        assert (plan.index, plan.columns_used) == expected_plan(self.made, where)
+
+    @invariant()
+    def consistent(self):
+        self.t._check()
+        assert [(i.name, i.columns, i.kind) for i in self.t.indexes] == self.made
+
+
+TestTableMachine = TableMachine.TestCase
+TestTableMachine.settings = settings(max_examples=25, stateful_step_count=15, deadline=None,
+                                     suppress_health_check=[HealthCheck.too_slow])
+
+
+# ---------------------------------------------------------------- plans beside SQLite
+
+@pytest.fixture
+def ab_table():
+    rng = np.random.default_rng(11)
+    n = 3000
+    t = Table({"a": rng.integers(0, 50, n), "b": rng.integers(0, 50, n), "c": rng.integers(0, 10**6, n)})
+    t.create_index(("a", "b"))
+    return t
+
+
+CASES = [
+    # (where, our plan's first line); SQLite must agree in kind
+    ("a = 5 AND b = 7", "SEARCH t USING INDEX idx_ab (a=? AND b=?)"),
+    ("a = 5", "SEARCH t USING INDEX idx_ab (a=?)"),
+    ("a = 5 AND b BETWEEN 3 AND 9", "SEARCH t USING INDEX idx_ab (a=? AND b>? AND b<?)"),
+    ("b = 7", "SCAN t"),
+    ("b BETWEEN 3 AND 9", "SCAN t"),
+    ("a > 40", "SEARCH t USING INDEX idx_ab (a>?)"),
+    ("b > 3 AND a = 5", "SEARCH t USING INDEX idx_ab (a=? AND b>?)"),
+    ("a IN (1, 2) AND b = 3", "SEARCH t USING INDEX idx_ab (a=? AND b=?)"),
+    ("a = 5 AND c < 500000", "SEARCH t USING INDEX idx_ab (a=?)"),
+]
+
+
+@pytest.mark.parametrize("where, ours", CASES)
+def test_plan_agrees_with_sqlite(ab_table, where, ours):
+    peer = SQLitePeer(ab_table)
+    try:
+        plan = str(ab_table.explain(where))
+        assert plan.splitlines()[0] == ours
+        assert kind_of(plan) == kind_of(peer.explain(where)), peer.explain(where)
+        assert ab_table.query(where).tolist() == peer.query(where).tolist()
+    finally:
+        peer.close()
+
+
+def test_filters_are_listed(ab_table):
+    assert str(ab_table.explain("b = 7")) == "SCAN t\nFILTER b=?"
+    assert str(ab_table.explain("a = 5 AND c < 9 AND b IN (1, 2)")) == \
+        "SEARCH t USING INDEX idx_ab (a=? AND b=?)\nFILTER c<?"
+    assert str(ab_table.explain([("a", ">=", 1), ("b", "between", 1, 2), ("c", "in", [1, 2, 3])])) == \
+        "SEARCH t USING INDEX idx_ab (a>?)\nFILTER b BETWEEN ? AND ? AND c IN (?,?,?)"
+    assert str(ab_table.explain(None)) == "SCAN t" == str(ab_table.explain([]))
+
+
+def test_hash_index_serves_only_equality_on_all_its_columns(ab_table):
+    ab_table.create_index(("a", "c"), kind="hash")
+    ab_table.create_index("c", kind="hash")
+    assert str(ab_table.explain("c = 3")) == "SEARCH t USING HASH INDEX idx_c (c=?)"
+    assert str(ab_table.explain("c = 3 AND a = 1")) == "SEARCH t USING HASH INDEX idx_ac (a=? AND c=?)"
+    assert str(ab_table.explain("c < 3")) == "SCAN t\nFILTER c<?"
+    assert ab_table.explain("c IN (1, 2) AND a = 4").index == "idx_ac"
+    # equal use: a hash index before a B-tree for pure equality, whatever the creation order
+    ab_table.create_index("b")
+    ab_table.create_index("b", kind="hash", name="hash_b")
+    assert ab_table.explain("b = 3").index == "hash_b"
+    assert ab_table.explain("b > 3").index == "idx_b"
+    peer = SQLitePeer(ab_table)
+    try:
+        for where in ("c = 3", "c = 3 AND a = 1", "c IN (1, 2) AND a = 4", "b = 3", "b > 3"):
+            assert ab_table.query(where).tolist() == peer.query(where).tolist()
+            assert kind_of(peer.explain(where)).startswith("SEARCH")
+    finally:
+        peer.close()
+
+
+def test_ties_prefer_equality_then_creation_order():
+    t = Table({"a": np.arange(20) % 4, "c": np.arange(20)})
+    t.create_index("c")
+    t.create_index("a")
+    assert t.explain("a = 1 AND c < 9").index == "idx_a"         # equality over range
+    assert t.explain("a < 1 AND c < 9").index == "idx_c"         # created first
+    t.create_index(("a", "c"))
+    assert t.explain("a = 1 AND c < 9").index == "idx_ac"        # two columns beat one
+
+
+def test_hash_candidates_are_verified():
+    t = Table({"a": np.array([1, 2, 3, 1]), "b": np.array([5, 6, 7, 8])})
+    t.create_index(("a", "b"), kind="hash")
+    ix = t._indexes["idx_ab"]
+    key = int(table_mod._hash_keys([np.array([1]), np.array([5])])[0])
+    ix.ix.insert(key, 2)                  # a forged collision: row 2 under (1, 5)'s key
+    assert t.query("a = 1 AND b = 5").tolist() == [0]
+
+
+def test_float_hash_index_and_negative_zero():
+    cols = {"c": np.array([0.0, -0.0, 1.5, 2.0])}
+    by_hash, by_tree = Table(cols), Table(cols)
+    by_hash.create_index("c", kind="hash")
+    by_tree.create_index("c")
+    for where in ("c = 0", "c = -0.0", "c IN (0.0, 2)", "c = 2", "c IN (-0.0, 1.5, 7)"):
+        want = python_filter(cols, [(p.column, p.op, *p.args) for p in parse_where(where)])
+        assert by_hash.explain(where).index_kind == "hash"
+        assert by_hash.query(where).tolist() == want == by_tree.query(where).tolist(), where
+    assert by_hash.query("c = 0").tolist() == [0, 1]
+
+
+# ---------------------------------------------------------------- exact comparisons
+
+def test_int_column_with_float_values_and_extremes():
+    big = 2**53 + 1                      # not a float
+    cols = {"a": np.array([big, big - 1, 3, -(2**63), 2**63 - 1], dtype=np.int64),
+            "f": np.array([float(2**53), 1.0, 2.5, -1e300, 1e300])}
+    t = Table(cols)
+    t.create_index("a")
+    t.create_index("f")
+    for where in ([("a", "=", big)], [("a", "=", float(big - 1))], [("a", "<", 3.5)], [("a", "=", 3.5)],
+                  [("a", ">", 2**63)], [("a", "<=", -(2**64))], [("a", "between", -1e400, 1e400)],
+                  [("a", ">", float("inf"))], [("a", ">=", float("-inf"))], [("a", "in", [3.0, 4.5])],
+                  [("f", "=", big)], [("f", "<", big)], [("f", "<=", big - 2)], [("f", ">", 2**53)],
+                  [("f", ">=", big)], [("f", "=", 2**2000)], [("f", "<", 2**2000)],
+                  [("f", "<=", -(2**2000))]):
+        want = python_filter(cols, where)
+        assert t.query(where).tolist() == want, where
+        t2 = Table(cols)                 # and by a full scan
+        assert t2.query(where).tolist() == want, where
+
+
+def test_columns_argument():
+    t = Table({"a": np.array([3, 1, 3]), "b": np.array([1.5, 2.5, 3.5])})
+    got = t.query("a = 3", columns=["b", "a"])
+    assert list(got) == ["b", "a"]
+    assert got["b"].tolist() == [1.5, 3.5] and got["a"].tolist() == [3, 3]
+    assert t.query("a = 9", columns="b")["b"].tolist() == []
+    with pytest.raises(QueryError, match="unknown column 'z'"):
+        t.query("a = 3", columns=["z"])
+
+
+# ---------------------------------------------------------------- the string form
+
+def test_parse_forms():
+    P = parse_where
+    assert P("") == [] and P("   ") == []
+    assert [(p.column, p.op, p.args) for p in P("a=5 and B between -3 AND 9.5e0 AND c in (1,2.5 , -3)")] == \
+        [("a", "=", (5,)), ("B", "between", (-3, 9.5)), ("c", "in", ((1, 2.5, -3),))]
+    assert [(p.op, p.args) for p in P("x == 1 AND x<=2 AND x>=3 AND x<.5 AND x>1e3")] == \
+        [("=", (1,)), ("<=", (2,)), (">=", (3,)), ("<", (0.5,)), (">", (1000.0,))]
+    assert P("a = 1")[0].pos == 0 and P("a = 1 AND  bb < 2")[1].pos == 11
+
+
+@pytest.mark.parametrize("text, pos, what", [
+    ("a = ", 4, "expected a number, found the end of the query"),
+    ("a = 5 b = 6", 6, "expected AND or the end of the query, found 'b'"),
+    ("= 5", 0, "expected a column name, found '='"),
+    ("a = 5 AND", 9, "expected a column name, found the end of the query"),
+    ("a BETWEEN 1 9", 12, "expected AND, found '9'"),
+    ("a IN 1, 2", 5, "expected '\\(', found '1'"),
+    ("a IN (1 2)", 8, "expected ',' or '\\)', found '2'"),
+    ("a ! 3", 2, "unexpected character '!'"),
+    ("a = x", 4, "expected a number, found 'x'"),
+    ("and = 3", 0, "expected a column name, found 'and'"),
+    ("a LIKE 3", 2, "expected an operator"),
+])
+def test_parse_errors_give_the_position(text, pos, what):
+    with pytest.raises(QueryError, match=f"at position {pos}: {what}") as e:
+        parse_where(text)
+    assert e.value.position == pos
+
+
+# ---------------------------------------------------------------- bad input
+
+def test_bad_where_changes_nothing():
+    t = Table({"a": np.arange(5), "b": np.arange(5.0)})
+    t.create_index(("a", "b"))
+    before = [(i.name, i.columns, i.kind) for i in t.indexes]
+    bad = [
+        ("a = 1 AND zz < 3", QueryError, "unknown column 'zz' at position 10 \\(columns: a, b\\)"),
+        ([("zz", "=", 1)], QueryError, "predicate 0: unknown column 'zz'"),
+        ([("a", "!=", 1)], QueryError, "predicate 0: unknown operator '!='"),
+        ([("a", "=", 1, 2)], QueryError, "predicate 0: '=' takes \\(column, '=', value\\), got 2 value"),
+        ([("a", "between", 1)], QueryError, "'between' takes \\(column, 'between', lo, hi\\)"),
+        ([("a", "in", 3)], QueryError, "'in' takes a list of values"),
+        ([("a", "=", "x")], QueryError, "value for column 'a' must be a number, got str"),
+        ([("a", "=", None)], QueryError, "must be a number, got NoneType"),
+        ([("b", "<", float("nan"))], QueryError, "NaN is not a value"),
+        ([()], QueryError, "predicate 0: expected \\(column, op, value...\\), got \\(\\)"),
+        ([("a", "=", 1), "junk"], QueryError, "predicate 1: expected"),
+        ([(1, "=", 1)], QueryError, "the column must be a name"),
+        (42, QueryError, "where must be a string or a list of predicates, not int"),
+    ]
+    for where, exc, msg in bad:
+        with pytest.raises(exc, match=msg):
+            t.query(where)
+        with pytest.raises(exc, match=msg):
+            t.explain(where)
+    assert [(i.name, i.columns, i.kind) for i in t.indexes] == before
+    assert t.query(("a", "=", 2)).tolist() == [2]             # one predicate as a bare tuple
+    t._check()
+
+
+def test_bad_tables():
+    with pytest.raises(ValueError, match=r"columns differ in length \(a: 2, b: 3\)"):
+        Table({"a": [1, 2], "b": [1, 2, 3]})
+    with pytest.raises(TypeError, match="column 's' has dtype <U1; int64 and float64 are supported"):
+        Table({"s": np.array(["x", "y"])})
+    with pytest.raises(ValueError, match="column 'f' holds NaN at row 1"):
+        Table({"f": [1.0, float("nan")]})
+    with pytest.raises(ValueError, match="one-dimensional"):
+        Table({"a": np.zeros((2, 2))})
+    with pytest.raises(ValueError, match="column name must be an identifier"):
+        Table({"a b": [1]})
+    with pytest.raises(ValueError, match="column name 'rowid' is reserved"):
+        Table({"rowid": [1]})
+    with pytest.raises(ValueError, match="column name 'and' is reserved"):
+        Table({"and": [1]})
+    with pytest.raises(ValueError, match="outside int64"):
+        Table({"u": np.array([2**64 - 1], dtype=np.uint64)})
+    with pytest.raises(ValueError, match="non-empty dict"):
+        Table({})
+    t = Table({"a": [1, 2], "f": np.array([1, 2], dtype=np.float32), "k": np.array([True, False])})
+    assert t.column("a").dtype == np.int64 and t.column("f").dtype == np.float64
+    assert t.column("k").dtype == np.int64
+    with pytest.raises(ValueError, match="read-only"):
+        t.column("a")[0] = 5
+
+
+def test_bad_indexes_change_nothing():
+    t = Table({"a": np.arange(4), "b": np.arange(4)})
+    t.create_index("a")
+    cases = [
+        (lambda: t.create_index(("a", "zz")), KeyError, "unknown column 'zz'"),
+        (lambda: t.create_index(()), ValueError, "at least one column"),
+        (lambda: t.create_index(("a", "a")), ValueError, "appears twice"),
+        (lambda: t.create_index("b", kind="bitmap"), ValueError,
+         "kind must be 'btree' or 'hash', got 'bitmap'"),
+        (lambda: t.create_index("a"), ValueError, "an index named 'idx_a' exists already"),
+        (lambda: t.create_index("b", name="bad name"), ValueError, "index name must be an identifier"),
+        (lambda: t.create_index(5), TypeError, "columns must be a name or a tuple of names"),
+        (lambda: t.drop_index("nope"), KeyError, "no index named 'nope' \\(indexes: idx_a\\)"),
+    ]
+    for f, exc, msg in cases:
+        with pytest.raises(exc, match=msg):
+            f()
+    assert [i.name for i in t.indexes] == ["idx_a"]
+    assert t.create_index(("a", "b"), name="ab2") == "ab2"
+    assert t.create_index(("b",), kind="hash", name="hb") == "hb"
+    info = {i.name: i for i in t.indexes}
+    assert info["ab2"].columns == ("a", "b") and info["hb"].kind == "hash" and info["ab2"].nbytes > 0
+    t._check()
+
+
+def test_default_index_names():
+    t = Table({"price": np.arange(3), "qty": np.arange(3), "a": np.arange(3), "b": np.arange(3)})
+    assert t.create_index(("price", "qty")) == "idx_price_qty"
+    assert t.create_index(("a", "b"), kind="hash") == "idx_ab"
