@@ -1,4 +1,4 @@
-"""``tradeoff simulate ring`` and ``tradeoff simulate balance``: tables, results
+"""``tradeoff simulate ring``, ``simulate balance`` and ``simulate index``: tables, results
 files, plots, and one-line errors with exit status 2 that write nothing."""
 import pytest
 
@@ -102,6 +102,41 @@ def test_simulate_balance_bad_input_is_one_line_and_exit_2(tmp_path, args, messa
     out = tmp_path / "b.json"
     code, stdout, stderr = cli("simulate", "balance", "--requests", "1000", *args, "-o", out) \
         if "--requests" not in args else cli("simulate", "balance", *args, "-o", out)
+    assert code == 2, stderr
+    assert message in stderr and stderr.count("\n") == 1, stderr
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------ simulate index
+
+def test_simulate_index_prints_the_choice_and_writes_results(tmp_path):
+    out = tmp_path / "i.json"
+    code, stdout, stderr = cli("simulate", "index", "--mix", "read:80,range:15,write:5", "--keys", "2e4",
+                               "--ops", "2000", "-o", out)
+    assert code == 0, stderr
+    assert "[4/4] scan" in stderr
+    assert "choose " in stdout and "hash is" in stdout          # the reason names the others
+    df = load(out)
+    assert sorted(df["index"]) == ["btree", "hash", "scan", "sorted"]
+    assert df["best"].sum() == 1
+    # a hash index cannot serve a range: its range cost is a scan, far above the B-tree's
+    ranges = dict(zip(df["index"], df["range_ns"]))
+    assert ranges["hash"] > 5 * ranges["btree"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--mix", "read:80,scan:20"], "unknown operation 'scan'"),
+    (["--mix", "read"], "write operation:weight"),
+    (["--mix", "read:-1"], ">= 0"),
+    (["--mix", "read:0"], "at least one operation"),
+    (["--kinds", "btree,trie"], "unknown index kind 'trie'"),
+    (["--keys", "1"], "--keys must be at least 2"),
+    (["--range-size", "5000"], "--range-size must be between"),
+])
+def test_simulate_index_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    out = tmp_path / "i.json"
+    code, stdout, stderr = cli("simulate", "index", "--keys", "1000", "--ops", "100", *args, "-o", out) \
+        if "--keys" not in args else cli("simulate", "index", "--ops", "100", *args, "-o", out)
     assert code == 2, stderr
     assert message in stderr and stderr.count("\n") == 1, stderr
     assert not out.exists()

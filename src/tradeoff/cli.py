@@ -464,6 +464,59 @@ def simulate_balance(spec, servers, load, service, arrivals, n_requests, discipl
     click.echo(ex.table(runs, fmt))
 
 
+@simulate.command("index")
+@click.option("--mix", "mix_spec", default="read:80,range:15,write:5", show_default=True, metavar="OP:W,...",
+              help="The query mix: weights of read (point lookups), range (scans) and write (insert/delete).")
+@click.option("--keys", "n_keys", default="1e6", show_default=True, metavar="N", help="Keys in the index.")
+@click.option("--ops", "n_ops", default="1e5", show_default=True, metavar="N",
+              help="Operations the mix stands for (O(n) ones are timed on a sample).")
+@click.option("--range-size", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Keys a range query returns.")
+@click.option("--kinds", default="btree,hash,sorted,scan", show_default=True, metavar="K1,K2",
+              help="Index kinds: btree, hash, sorted (a sorted array), scan (no index).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Results file (default: results/simulate-index-DATE-TIME.json).")
+@click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def simulate_index(mix_spec, n_keys, n_ops, range_size, kinds, seed, output, fmt, quiet) -> None:
+    """Time index kinds on a query mix; print which to choose and why.
+
+    \b
+    tradeoff simulate index --mix read:80,range:15,write:5 --keys 1e6
+    tradeoff simulate index --mix read:100 --kinds btree,hash
+    tradeoff simulate index --mix range:50,write:50 --range-size 1000
+    """
+    from .harness import results
+    from .harness.run import default_output
+    from .index import experiment as ex
+
+    mix = ex.parse_mix(mix_spec)
+    keys = _count(n_keys, "--keys")
+    ops = _count(n_ops, "--ops")
+    kind_list = [k.strip().lower() for k in kinds.split(",") if k.strip()]
+    if not kind_list:
+        _fail("--kinds is empty")
+    for k in kind_list:
+        if k not in ex.KINDS:
+            _fail(f"unknown index kind {k!r}: choose from {', '.join(ex.KINDS)}")
+    show = None if quiet else (lambda line: click.echo(line, err=True))
+    df = ex.compare(mix, keys=keys, ops=ops, range_size=range_size, kinds=kind_list, seed=seed, progress=show)
+    path = output or str(default_output("simulate-index"))
+    mix_label = ",".join(f"{op}:{100 * w:g}" for op, w in mix.items() if w)
+    # "kind" names a case's kind in results files: the index kind is stored as "index"
+    rows = [{**{k: v for k, v in r.items() if k != "kind"}, "index": r["kind"], "mix": mix_label,
+             "seconds": r["build_s"]} for r in df.to_dict("records")]
+    results.write_rows(rows, path, suite="simulate-index", func="index", params=("mix", "keys", "index"),
+                       compare="index")
+    click.echo(f"wrote {path}", err=True)
+    click.echo(f"{keys:,} int64 keys; mix {mix_label}; a range returns {range_size:,} keys; "
+               f"time per operation, * = lowest for the mix")
+    click.echo(ex.table(df, fmt))
+    click.echo()
+    click.echo(ex.advice(df, mix, range_size))
+
+
 def _spec_pairs(spec: str, allowed: dict[str, str], what: str) -> dict:
     out = {}
     for pair in filter(None, (p.strip() for p in spec.split(","))):

@@ -101,6 +101,10 @@ _PIP_NAMES = {
     "cachetools": "cachetools",
     "uhashring": "uhashring",
     "jump": "jump-consistent-hash",
+    "BTrees": "BTrees",
+    "sortedcontainers": "sortedcontainers",
+    "pyroaring": "pyroaring",
+    "tantivy": "tantivy",
 }
 
 # Our policy name -> class name in the libcachesim package.
@@ -130,7 +134,7 @@ def require(module_name: str, what: str):
     message, e.g. ``"libcachesim LRU replay: libcachesim not installed
     (pip install '.[peers]')"``.
     """
-    pip_name = _PIP_NAMES.get(module_name, module_name)
+    pip_name = _PIP_NAMES.get(module_name, _PIP_NAMES.get(module_name.partition(".")[0], module_name))
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -398,3 +402,19 @@ def jump_hash_function():
     """jump-consistent-hash's C function ``hash(key, num_buckets)``."""
     jump = require("jump", "jump-consistent-hash")
     return jump.hash
+
+
+# ---------------------------------------------------------------------------
+# index peers: BTrees, sortedcontainers, pyroaring, tantivy
+# ---------------------------------------------------------------------------
+
+def btrees_class(name: str = "LLBTree"):
+    """A class of the BTrees package: ``LLBTree`` (int64 keys and values),
+    ``LOBTree`` (int64 keys, object values) or ``OOBTree`` (object keys)."""
+    module = require(f"BTrees.{name}", f"BTrees {name}")
+    return getattr(module, name)
+
+
+def sorted_dict():
+    """sortedcontainers' ``SortedDict`` class."""
+    return require("sortedcontainers", "sortedcontainers SortedDict").SortedDict

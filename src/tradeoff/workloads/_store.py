@@ -44,15 +44,6 @@ def cached_file(name: str, kwargs: dict, suffix: str, write: Callable[[Path], No
     with atomic_path(path, fsync=False) as tmp:
         write(tmp)
     return path
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def cached_trace(generator: Callable[..., np.ndarray], **kwargs) -> np.ndarray:
