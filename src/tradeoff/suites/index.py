@@ -116,7 +116,7 @@ def btree_build(impl, seed):
 
 
 @benchmark(params={"impl": ["tradeoff", "LLBTree", "OOBTree", "SortedDict", "dict"]},
-           compare="impl", inner_loops=LOOKUPS)
+           compare="impl", inner_loops=LOOKUPS, processes=6)
 def btree_lookup(impl, seed):
     """``t[k]`` of 10k present keys (random order) from Python, 1M keys held."""
     t = _built(impl, seed)
@@ -128,7 +128,7 @@ def btree_lookup(impl, seed):
     return run
 
 
-@benchmark(params={"impl": ["tradeoff", "sorted_array"]}, compare="impl", inner_loops=LOOKUPS)
+@benchmark(params={"impl": ["tradeoff", "sorted_array"]}, compare="impl", inner_loops=LOOKUPS, processes=6)
 def btree_lookup_many(impl, seed):
     """Batch membership of 10k keys: ``contains_many`` (a nogil loop) against
     ``np.searchsorted`` on the sorted array."""
@@ -195,7 +195,8 @@ def btree_insert(impl, seed):
     return run
 
 
-@benchmark(params={"impl": ["tradeoff", "LLBTree", "SortedDict"]}, compare="impl", inner_loops=20_000)
+@benchmark(params={"impl": ["tradeoff", "LLBTree", "SortedDict"]}, compare="impl", inner_loops=20_000,
+           processes=6)
 def btree_mix(impl, seed):
     """10k deletes of present keys and 10k inserts of new keys, interleaved, on
     1M keys (the tree returns to its size after each call)."""
