@@ -69,7 +69,7 @@ from tradeoff._core.table cimport (I64Table, i64t_check, i64t_find, i64t_free, i
                                    i64t_nbytes, i64t_pop, i64t_put, i64t_put_at)
 from tradeoff.index.query import (And, NoMatch, Not, Or, Phrase, QuerySyntaxError, Term as QTerm,
                                   default_analyzer, parse)
-from tradeoff.index.query import _TOKEN_RE
+from tradeoff.index.query import _TOKEN_RE, _tokens
 
 cnp.import_array()
 
@@ -1547,13 +1547,7 @@ cdef class InvertedIndex:
     def _analyze(self, text):
         if self._analyzer is None:
             return _TOKEN_RE.findall(text.lower())
-        toks = self._analyzer(text)
-        if not isinstance(toks, list):
-            toks = list(toks)
-        for t in toks:
-            if type(t) is not str:
-                raise TypeError(f"the analyzer must return a list of str, got an item of type {type(t).__name__}")
-        return toks
+        return _tokens(text, self._analyzer)
 
     def add_many(self, doc_ids, texts):
         """Add documents: doc_ids (integers, strictly increasing and above every id

@@ -254,6 +254,8 @@ class _Parser:
 
 
 def _tokens(text, analyzer):
+    """``analyzer(text)`` as a list, checked to hold only str (documents and
+    queries go through this one check)."""
     toks = analyzer(text)
     if not isinstance(toks, list):
         toks = list(toks)
