@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import initialize, precondition, rule
 
+from partitioner_machine import I64, NAMES, U64, PartitionerMachine
 from models_other import JumpModel, jump_reference, key_word
 from tradeoff.ring._jump import JumpHash, jump_hash
 
@@ -27,11 +28,7 @@ except ImportError:      # a peer extra
     jump_peer = None
 
 SETTINGS = settings(max_examples=300, deadline=None)
-U64 = st.integers(0, 2**64 - 1)
-I64 = st.integers(-(2**63), 2**63 - 1)
 BUCKETS = st.one_of(st.integers(1, 1000), st.integers(1, 2**31 - 1))
-NAMES = ["a", "b", "c", "node-1", "10.0.0.1:11211", "é", "ключ", "z"]
-KEYS = st.one_of(I64, U64, st.text(max_size=12), st.binary(max_size=12))
 N_KEYS = 100_000
 
 
@@ -126,7 +123,7 @@ def test_str_keys_use_their_xxh64_word():
 # ---------------------------------------------------------------- state machine
 
 
-class JumpMachine(RuleBasedStateMachine):
+class JumpMachine(PartitionerMachine):
     @initialize(n=st.integers(1, 5))
     def setup(self, n):
         self.part = JumpHash(NAMES[:n])
@@ -141,15 +138,6 @@ class JumpMachine(RuleBasedStateMachine):
             self.part.add(name)
             self.model.add(name)
 
-    @rule(name=st.sampled_from(NAMES))
-    def remove(self, name):
-        if name not in self.model.names:
-            with pytest.raises(KeyError):
-                self.part.remove(name)
-        else:
-            self.part.remove(name)
-            self.model.remove(name)
-
     @precondition(lambda self: len(self.model.names) > 1)
     @rule(data=st.data())
     def unequal_weight_is_refused(self, data):
@@ -159,27 +147,7 @@ class JumpMachine(RuleBasedStateMachine):
         with pytest.raises(ValueError, match="equal"):
             self.part.add("new", weight=3)
 
-    @rule(key=KEYS)
-    def lookup(self, key):
-        want = self.model.lookup(key)
-        if want is None:
-            with pytest.raises(LookupError):
-                self.part.lookup(key)
-        else:
-            assert self.part.lookup(key) == want
-
-    @precondition(lambda self: self.model.names)
-    @rule(keys=st.lists(I64, max_size=20))
-    def lookup_many(self, keys):
-        got = self.part.lookup_many(np.array(keys, dtype=np.int64)).tolist()
-        assert [self.part.nodes[i] for i in got] == [self.model.lookup(k) for k in keys]
-
-    @invariant()
-    def same(self):
-        if not hasattr(self, "part"):
-            return
-        self.part._check()
-        assert self.part.nodes == self.model.names
+    def compare(self):
         assert self.part.buckets == self.model.buckets()
 
 

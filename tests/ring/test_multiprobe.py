@@ -11,16 +11,14 @@
 """
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import initialize, precondition, rule
 
+from partitioner_machine import NAMES, PartitionerMachine
 from models_other import MultiProbeModel, multiprobe_shares
 from tradeoff.ring._multiprobe import MultiProbe
 
-NAMES = ["a", "b", "c", "node-1", "10.0.0.1:11211", "é", "ключ", "z"]
-I64 = st.integers(-(2**63), 2**63 - 1)
-KEYS = st.one_of(I64, st.integers(0, 2**64 - 1), st.text(max_size=12), st.binary(max_size=12))
 N_KEYS = 100_000
 
 
@@ -40,7 +38,7 @@ def exact_shares(part):
     return out
 
 
-class MultiProbeMachine(RuleBasedStateMachine):
+class MultiProbeMachine(PartitionerMachine):
     @initialize(n=st.integers(1, 5), k=st.sampled_from([1, 2, 5, 21]))
     def setup(self, n, k):
         self.part = MultiProbe(NAMES[:n], probes=k)
@@ -55,15 +53,6 @@ class MultiProbeMachine(RuleBasedStateMachine):
             self.part.add(name)
             self.model.add(name)
 
-    @rule(name=st.sampled_from(NAMES))
-    def remove(self, name):
-        if name not in self.model.names:
-            with pytest.raises(KeyError):
-                self.part.remove(name)
-        else:
-            self.part.remove(name)
-            self.model.remove(name)
-
     @precondition(lambda self: len(self.model.names) > 1)
     @rule(data=st.data())
     def unequal_weight_is_refused(self, data):
@@ -71,27 +60,7 @@ class MultiProbeMachine(RuleBasedStateMachine):
         with pytest.raises(ValueError, match="equal"):
             self.part.set_weight(name, 2)
 
-    @rule(key=KEYS)
-    def lookup(self, key):
-        want = self.model.lookup(key)
-        if want is None:
-            with pytest.raises(LookupError):
-                self.part.lookup(key)
-        else:
-            assert self.part.lookup(key) == want
-
-    @precondition(lambda self: self.model.names)
-    @rule(keys=st.lists(I64, max_size=20))
-    def lookup_many(self, keys):
-        got = self.part.lookup_many(np.array(keys, dtype=np.int64)).tolist()
-        assert [self.part.nodes[i] for i in got] == [self.model.lookup(k) for k in keys]
-
-    @invariant()
-    def same(self):
-        if not hasattr(self, "part"):
-            return
-        self.part._check()
-        assert self.part.nodes == self.model.names
+    def compare(self):
         assert [(p, self.model.names[i]) for p, i in self.model.ring()] == self.part.points()
 
 
