@@ -7,12 +7,13 @@ the C methods declared in ``_base.pxd``.
 from libc.stdint cimport uint64_t, int64_t, int32_t
 from libc.math cimport isfinite, INFINITY
 from libc.string cimport memset
-from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.mem cimport PyMem_RawFree
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 
 from tradeoff._core.hashing cimport xxh64
 from tradeoff._core.checks cimport check_weight
+from tradeoff._core.mem cimport mem_resize
 from tradeoff._core.rng cimport rng_seed
 
 
@@ -95,12 +96,10 @@ cdef class Balancer:
             if len(ws) != len(names):
                 raise ValueError(f"{len(names)} servers but {len(ws)} weights")
         cdef int32_t n = len(names)
-        self.weight = <double*>PyMem_Malloc(n * sizeof(double))
-        self.up = <char*>PyMem_Malloc(n)
-        self.ejected = <char*>PyMem_Malloc(n)
-        self.active = <int64_t*>PyMem_Malloc(n * sizeof(int64_t))
-        if not self.weight or not self.up or not self.ejected or not self.active:
-            raise MemoryError()
+        mem_resize(<void**>&self.weight, n * sizeof(double))
+        mem_resize(<void**>&self.up, n)
+        mem_resize(<void**>&self.ejected, n)
+        mem_resize(<void**>&self.active, n * sizeof(int64_t))
         self.n = n
         self._names = names
         for i in range(n):
@@ -112,10 +111,10 @@ cdef class Balancer:
         rng_seed(&self.rng, seed)
 
     def __dealloc__(self):
-        PyMem_Free(self.weight)
-        PyMem_Free(self.up)
-        PyMem_Free(self.ejected)
-        PyMem_Free(self.active)
+        PyMem_RawFree(self.weight)
+        PyMem_RawFree(self.up)
+        PyMem_RawFree(self.ejected)
+        PyMem_RawFree(self.active)
 
     # ------------------------------------------------------------ the contract
     cdef int32_t _choose(self, uint64_t client) noexcept nogil:
@@ -322,20 +321,15 @@ cdef class HealthCheck:
         self.timeout = t
 
     def __dealloc__(self):
-        PyMem_Free(self.ok_run)
-        PyMem_Free(self.fail_run)
-        PyMem_Free(self.healthy)
+        PyMem_RawFree(self.ok_run)
+        PyMem_RawFree(self.fail_run)
+        PyMem_RawFree(self.healthy)
 
     cdef int _bind(self, int32_t n) except -1:
-        PyMem_Free(self.ok_run)
-        PyMem_Free(self.fail_run)
-        PyMem_Free(self.healthy)
         self.n = 0
-        self.ok_run = <int32_t*>PyMem_Malloc(max(n, 1) * sizeof(int32_t))
-        self.fail_run = <int32_t*>PyMem_Malloc(max(n, 1) * sizeof(int32_t))
-        self.healthy = <char*>PyMem_Malloc(max(n, 1))
-        if not self.ok_run or not self.fail_run or not self.healthy:
-            raise MemoryError()
+        mem_resize(<void**>&self.ok_run, n * sizeof(int32_t))
+        mem_resize(<void**>&self.fail_run, n * sizeof(int32_t))
+        mem_resize(<void**>&self.healthy, n)
         for i in range(n):
             self.ok_run[i] = 0
             self.fail_run[i] = 0
@@ -439,20 +433,15 @@ cdef class OutlierDetector:
         self.max_ejection_percent = max_ejection_percent
 
     def __dealloc__(self):
-        PyMem_Free(self.err_run)
-        PyMem_Free(self.times_ejected)
-        PyMem_Free(self.ejected_until)
+        PyMem_RawFree(self.err_run)
+        PyMem_RawFree(self.times_ejected)
+        PyMem_RawFree(self.ejected_until)
 
     cdef int _bind(self, int32_t n) except -1:
-        PyMem_Free(self.err_run)
-        PyMem_Free(self.times_ejected)
-        PyMem_Free(self.ejected_until)
         self.n = 0
-        self.err_run = <int32_t*>PyMem_Malloc(max(n, 1) * sizeof(int32_t))
-        self.times_ejected = <int32_t*>PyMem_Malloc(max(n, 1) * sizeof(int32_t))
-        self.ejected_until = <double*>PyMem_Malloc(max(n, 1) * sizeof(double))
-        if not self.err_run or not self.times_ejected or not self.ejected_until:
-            raise MemoryError()
+        mem_resize(<void**>&self.err_run, n * sizeof(int32_t))
+        mem_resize(<void**>&self.times_ejected, n * sizeof(int32_t))
+        mem_resize(<void**>&self.ejected_until, n * sizeof(double))
         for i in range(n):
             self.err_run[i] = 0
             self.times_ejected[i] = 0

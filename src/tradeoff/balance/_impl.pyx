@@ -26,7 +26,9 @@ eligibility call ``_on_change``, which recomputes the usable set in O(n)
 from libc.stdint cimport uint64_t, int64_t, int32_t
 from libc.stdlib cimport qsort
 from libc.math cimport isfinite
-from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.mem cimport PyMem_RawFree
+
+from tradeoff._core.mem cimport mem_resize
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
@@ -37,14 +39,6 @@ from tradeoff.balance._base cimport Balancer
 from bisect import bisect_left
 
 from tradeoff.balance._base import NoServerAvailable, client_word  # noqa: F401
-
-
-cdef void* _alloc(Py_ssize_t count, size_t size) except NULL:
-    """count * size bytes (at least one element), or MemoryError."""
-    cdef void* p = PyMem_Malloc((count if count > 0 else 1) * size)
-    if p == NULL:
-        raise MemoryError(f"cannot allocate {count} x {size} bytes for a balancer")
-    return p
 
 
 cdef class _Policy(Balancer):
@@ -67,11 +61,11 @@ cdef class _Policy(Balancer):
 
     def __init__(self, servers, weights=None, *, uint64_t seed=0):
         Balancer.__init__(self, servers, weights, seed=seed)
-        self.usable_idx = <int32_t*>_alloc(self.n, sizeof(int32_t))
+        mem_resize(<void**>&self.usable_idx, self.n * sizeof(int32_t))
         self._refresh()
 
     def __dealloc__(self):
-        PyMem_Free(self.usable_idx)
+        PyMem_RawFree(self.usable_idx)
 
     cdef inline bint _usable(self, int32_t i) noexcept nogil:
         return (self.up[i] and not self.ejected[i]
@@ -203,12 +197,12 @@ cdef class WeightedRoundRobin(_Policy):
 
     def __init__(self, servers, weights=None, *, uint64_t seed=0):
         _Policy.__init__(self, servers, weights, seed=seed)
-        self.cw = <double*>_alloc(self.n, sizeof(double))
+        mem_resize(<void**>&self.cw, self.n * sizeof(double))
         for i in range(self.n):
             self.cw[i] = 0.0
 
     def __dealloc__(self):
-        PyMem_Free(self.cw)
+        PyMem_RawFree(self.cw)
 
     cdef int32_t _choose(self, uint64_t client) noexcept nogil:
         cdef int32_t k, i, best = -1
@@ -392,14 +386,14 @@ cdef class IPHash(_Policy):
         if <Py_ssize_t>self.n * vnodes > (1 << 28):
             raise ValueError(f"{self.n} servers x {vnodes} vnodes is too many points (max 2**28)")
         self.vnodes = vnodes
-        self.name_hash = <uint64_t*>_alloc(self.n, sizeof(uint64_t))
-        self.npoints = <int32_t*>_alloc(self.n, sizeof(int32_t))
-        self.ring = <Point*>_alloc(<Py_ssize_t>self.n * vnodes, sizeof(Point))
+        mem_resize(<void**>&self.name_hash, self.n * sizeof(uint64_t))
+        mem_resize(<void**>&self.npoints, self.n * sizeof(int32_t))
+        mem_resize(<void**>&self.ring, <size_t>(<Py_ssize_t>self.n * vnodes) * sizeof(Point))
         cdef Py_ssize_t cap = <Py_ssize_t>self.n * vnodes
         self.bits = 1
         while (<Py_ssize_t>1 << self.bits) < cap and self.bits < 20:
             self.bits += 1
-        self.bucket = <int32_t*>_alloc((<Py_ssize_t>1 << self.bits) + 1, sizeof(int32_t))
+        mem_resize(<void**>&self.bucket, <size_t>((<Py_ssize_t>1 << self.bits) + 1) * sizeof(int32_t))
         cdef Py_ssize_t blen
         cdef const char* p
         for i, name in enumerate(self._names):
@@ -410,10 +404,10 @@ cdef class IPHash(_Policy):
         self._rebuild()
 
     def __dealloc__(self):
-        PyMem_Free(self.name_hash)
-        PyMem_Free(self.npoints)
-        PyMem_Free(self.ring)
-        PyMem_Free(self.bucket)
+        PyMem_RawFree(self.name_hash)
+        PyMem_RawFree(self.npoints)
+        PyMem_RawFree(self.ring)
+        PyMem_RawFree(self.bucket)
 
     cdef int32_t _want(self, int32_t i, double wmax) noexcept nogil:
         cdef double w = self.weight[i]
@@ -534,11 +528,11 @@ cdef class Random(_Policy):
 
     def __init__(self, servers, weights=None, *, uint64_t seed=0):
         _Policy.__init__(self, servers, weights, seed=seed)
-        self.cum = <double*>_alloc(self.n, sizeof(double))
+        mem_resize(<void**>&self.cum, self.n * sizeof(double))
         self._sums()
 
     def __dealloc__(self):
-        PyMem_Free(self.cum)
+        PyMem_RawFree(self.cum)
 
     cdef void _sums(self) noexcept nogil:
         cdef int32_t k
@@ -611,10 +605,10 @@ cdef class PowerOfTwoChoices(_Policy):
         _Policy.__init__(self, servers, weights, seed=seed)
         self.choices = choices
         self.d = choices if choices < self.n else self.n
-        self.swaps = <int32_t*>_alloc(self.d, sizeof(int32_t))
+        mem_resize(<void**>&self.swaps, self.d * sizeof(int32_t))
 
     def __dealloc__(self):
-        PyMem_Free(self.swaps)
+        PyMem_RawFree(self.swaps)
 
     cdef int32_t _choose(self, uint64_t client) noexcept nogil:
         cdef int32_t m = self.n_usable, d = self.d, k, j, c, t, best = -1
@@ -682,8 +676,8 @@ cdef class LeastResponseTime(_Policy):
             raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
         _Policy.__init__(self, servers, weights, seed=seed)
         self.alpha = alpha
-        self.ewma = <double*>_alloc(self.n, sizeof(double))
-        self.known = <char*>_alloc(self.n, sizeof(char))
+        mem_resize(<void**>&self.ewma, self.n * sizeof(double))
+        mem_resize(<void**>&self.known, self.n * sizeof(char))
         for i in range(self.n):
             self.ewma[i] = 0.0
             self.known[i] = 0
@@ -691,8 +685,8 @@ cdef class LeastResponseTime(_Policy):
         self.pos = 0
 
     def __dealloc__(self):
-        PyMem_Free(self.ewma)
-        PyMem_Free(self.known)
+        PyMem_RawFree(self.ewma)
+        PyMem_RawFree(self.known)
 
     cdef void _on_done(self, int32_t server, double duration) noexcept nogil:
         if duration < 0:
@@ -786,7 +780,8 @@ def _bench_pick_done(Balancer b, int64_t requests, int inflight=8, uint64_t seed
     The balancer is left with the open requests released."""
     if requests < 1 or inflight < 1:
         raise ValueError("requests and inflight must be >= 1")
-    cdef int32_t* window = <int32_t*>_alloc(inflight, sizeof(int32_t))
+    cdef int32_t* window = NULL
+    mem_resize(<void**>&window, <size_t>inflight * sizeof(int32_t))
     cdef int64_t i, head = 0, count = 0
     cdef int32_t s
     cdef timespec t0, t1
@@ -811,7 +806,7 @@ def _bench_pick_done(Balancer b, int64_t requests, int inflight=8, uint64_t seed
                 head = head + 1 if head + 1 < inflight else 0
                 count -= 1
     finally:
-        PyMem_Free(window)
+        PyMem_RawFree(window)
     if failed:
         raise NoServerAvailable("every server is down or ejected")
     return ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / requests
