@@ -415,7 +415,7 @@ def simulate_balance(spec, servers, load, service, arrivals, n_requests, discipl
     import warnings
 
     from .balance import experiment as ex
-    from .balance.simulator import parse_arrivals, parse_duration, parse_failures, parse_service
+    from .balance.simulator import _speeds, parse_arrivals, parse_duration, parse_failures, parse_service
     from .harness.run import default_output
 
     requests = _count(n_requests, "--requests")
@@ -431,14 +431,7 @@ def simulate_balance(spec, servers, load, service, arrivals, n_requests, discipl
         unit = parse_duration(mean_service, "--mean-service")
         health = _health(health_spec)
         outlier = _eject(eject_spec)
-        speed_list = None
-        if speeds:
-            try:
-                speed_list = [float(x) for x in speeds.split(",") if x.strip()]
-            except ValueError:
-                _fail(f"--speeds must be numbers separated by commas, got {speeds!r}")
-            if len(speed_list) != servers:
-                _fail(f"--speeds gives {len(speed_list)} speeds for {servers} servers")
+        speed_list = _speeds(speeds, servers).tolist() if speeds else None
     except ValueError as exc:
         _fail(str(exc))
     for f in fail or ():
