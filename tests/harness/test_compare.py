@@ -88,10 +88,14 @@ def test_render_table_and_markdown(tmp_path):
     row = c.rows.set_index("name").loc["bench[i=4]"]
     text = c.render("table")
     line = next(ln for ln in text.splitlines() if ln.startswith("bench[i=4]"))
-    assert f"{row.ratio:.2f}x slower [{row.ci_low:.2f}, {row.ci_high:.2f}]" in line
-    assert line.rstrip().endswith(SLOWER)
+    assert f"{row.ratio:.2f}x [{row.ci_low:.2f}, {row.ci_high:.2f}]" in line
+    assert row.ratio > 1 and line.rstrip().endswith(SLOWER)
+    # faster: the same convention (current / base, below 1), not flipped
     fast = c.rows.set_index("name").loc["bench[i=7]"]
-    assert f"{1 / fast.ratio:.2f}x faster [{1 / fast.ci_high:.2f}, {1 / fast.ci_low:.2f}]" in text
+    line = next(ln for ln in text.splitlines() if ln.startswith("bench[i=7]"))
+    assert f"{fast.ratio:.2f}x [{fast.ci_low:.2f}, {fast.ci_high:.2f}]" in line
+    assert fast.ratio < 1 and line.rstrip().endswith(FASTER)
+    assert "current time / base time (above 1: slower, below 1: faster)" in text
     assert text.rstrip().splitlines()[-1] == (
         "1 slower, 1 faster, 8 no change (threshold 5%, alpha 0.01)")
     # times with units: bench[i=0] is about 30 ns

@@ -20,9 +20,17 @@ about 1 of 5 A/A gate runs; testing the interval's bound did not, and still caug
 30% slowdown. The interval's confidence level is ``1 - alpha``, so that both tests are
 held to the same standard.
 
+The change is always shown one way, current / base with its interval, whatever the
+verdict: ``1.31x [1.25, 1.38]`` is 31% slower, ``0.76x [0.70, 0.81]`` faster.
+
 Scenarios are deterministic, so they are not timed comparisons: their metrics are
 compared value by value (numbers with a relative tolerance of 1e-9, anything else
 exactly) and every difference is listed. Names found in one file only are listed too.
+
+A file written by an interrupted run (``tradeoff_interrupted``) lacks the cases that had
+not finished; the comparison records it (``base_interrupted``, ``current_interrupted``)
+and its rendering opens with a note, since the names missing from that side are missing
+because the run stopped, not because the benchmarks were removed.
 """
 from __future__ import annotations
 
@@ -81,6 +89,8 @@ class Comparison:
     normally seconds per operation; ``ratio`` is current / base). ``metric_changes``:
     ``name, metric, base, current`` for each scenario metric that differs (None where a
     side lacks the metric). ``only_in_base`` / ``only_in_current``: names in one file only.
+    ``base_interrupted`` / ``current_interrupted``: whether that file was written by an
+    interrupted run (its results are incomplete).
     """
 
     rows: Any
@@ -89,6 +99,16 @@ class Comparison:
     only_in_current: list = field(default_factory=list)
     threshold: float = 0.05
     alpha: float = 0.01
+    base_interrupted: bool = False
+    current_interrupted: bool = False
+
+    @property
+    def notes(self) -> list[str]:
+        """One line per interrupted side, e.g. ``note: the current run was interrupted:
+        benchmarks missing from it are not compared``; ``[]`` when neither was."""
+        return [f"note: the {side} run was interrupted: benchmarks missing from it are not compared"
+                for side, flag in (("base", self.base_interrupted),
+                                   ("current", self.current_interrupted)) if flag]
 
     @property
     def confidence(self) -> float:
@@ -120,7 +140,7 @@ class Comparison:
             head = f"### {title}\n\n" if md else f"{title}\n"
             return head + (f"{caption}\n\n" if caption else "") + body
 
-        parts = []
+        parts = list(self.notes)
         if len(self.rows):
             table_rows = [[r.name, format_time(r.base_mean, r.unit),
                            format_time(r.current_mean, r.unit),
@@ -129,8 +149,9 @@ class Comparison:
                           for r in self.rows.itertuples(index=False)]
             parts.append(block(
                 "timed benchmarks",
-                f"change: current time / base time, with its {self.confidence * 100:g}% "
-                "bootstrap interval over worker processes; p: Mann-Whitney U over all values",
+                f"change: current time / base time (above 1: slower, below 1: faster), with its "
+                f"{self.confidence * 100:g}% bootstrap interval over worker processes; "
+                "p: Mann-Whitney U over all values",
                 format_table(["name", "base", "current", "change", "p", "verdict"], table_rows,
                              fmt, ["l", "r", "r", "r", "r", "l"])))
         else:
@@ -152,18 +173,15 @@ class Comparison:
 
 
 def _format_change(ratio: float, lo: float, hi: float) -> str:
-    """``1.31x slower [1.25, 1.38]``; faster is shown as base / current, interval flipped.
+    """current / base and its interval, the same way for every verdict.
 
-    A ratio that rounds to 1.00 carries no direction: ``1.00x [0.95, 1.06]``.
+    >>> _format_change(1.31, 1.25, 1.38), _format_change(0.76, 0.70, 0.81)
+    ('1.31x [1.25, 1.38]', '0.76x [0.70, 0.81]')
     """
     vals = (ratio, lo, hi)
     if any(v is None or not math.isfinite(v) or v <= 0 for v in vals):
         return "-" if ratio is None or not math.isfinite(ratio) else f"{ratio:.2f}x"
-    if f"{ratio:.2f}" == "1.00":
-        return f"1.00x [{lo:.2f}, {hi:.2f}]"
-    if ratio > 1.0:
-        return f"{ratio:.2f}x slower [{lo:.2f}, {hi:.2f}]"
-    return f"{1 / ratio:.2f}x faster [{1 / hi:.2f}, {1 / lo:.2f}]"
+    return f"{ratio:.2f}x [{lo:.2f}, {hi:.2f}]"
 
 
 def _format_p(p: float) -> str:
@@ -250,8 +268,8 @@ def compare(base_path: str | os.PathLike, current_path: str | os.PathLike,
         raise UserError(f"bad threshold {threshold!r}: must be above 0% and below 1000%")
     if not (0.0 < alpha < 1.0):
         raise UserError(f"bad alpha {alpha!r}: must be between 0 and 1")
-    base = _by_name(results.read_suite(base_path))
-    cur = _by_name(results.read_suite(current_path))
+    base_suite, cur_suite = results.read_suite(base_path), results.read_suite(current_path)
+    base, cur = _by_name(base_suite), _by_name(cur_suite)
     rows, changes = [], []
     for name, bbench in base.items():
         cbench = cur.get(name)
@@ -269,4 +287,11 @@ def compare(base_path: str | os.PathLike, current_path: str | os.PathLike,
         only_in_current=[n for n in cur if n not in base],
         threshold=threshold,
         alpha=alpha,
+        base_interrupted=_interrupted(base_suite),
+        current_interrupted=_interrupted(cur_suite),
     )
+
+
+def _interrupted(suite) -> bool:
+    """Whether a results file was written by an interrupted run."""
+    return any(results.bench_info(b)["interrupted"] for b in suite.get_benchmarks())

@@ -64,7 +64,8 @@ def bar_chart(categories: Sequence[str], series: Series, *, ylabel: str, title: 
     ``series`` maps a label (one bar per category, e.g. an implementation) to
     ``(heights, errors)``; ``errors`` (e.g. standard deviations) may be None. Missing
     heights are NaN and leave a gap. A log scale is used when the positive heights span
-    more than a factor of 100.
+    more than a factor of 100. With more than one series the legend stands to the right
+    of the axes, never over a bar; the figure is widened to make room for it.
     """
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -73,6 +74,9 @@ def bar_chart(categories: Sequence[str], series: Series, *, ylabel: str, title: 
     n_cat = max(1, len(categories))
     n_ser = max(1, len(series))
     width_in = min(14.0, max(5.0, 0.45 * n_cat * (1 + 0.5 * n_ser) + 2.0))
+    legend = len(series) > 1
+    if legend:   # about 0.07 in per character at 8 pt, plus the marker and the margins
+        width_in += 0.07 * max(len(str(label)) for label in series) + 0.6
     fig = Figure(figsize=(width_in, 3.6), dpi=96)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -88,16 +92,20 @@ def bar_chart(categories: Sequence[str], series: Series, *, ylabel: str, title: 
                label=str(label))
         positive += [v for v in h if math.isfinite(v) and v > 0]
     long_labels = any(len(str(c)) > 12 for c in categories) or len(categories) > 8
-    ax.set_xticks(x)
-    ax.set_xticklabels([str(c) for c in categories], rotation=30 if long_labels else 0,
-                       ha="right" if long_labels else "center", fontsize=8)
+    if len(categories) == 1:      # one group: its label reads better under the axis, unturned
+        ax.set_xticks([])
+        ax.set_xlabel(str(categories[0]), fontsize=8)
+    else:
+        ax.set_xticks(x)
+        ax.set_xticklabels([str(c) for c in categories], rotation=30 if long_labels else 0,
+                           ha="right" if long_labels else "center", fontsize=8)
     if positive and max(positive) / min(positive) > 100:
         ax.set_yscale("log")
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize=10)
-    if len(series) > 1:
-        ax.legend(fontsize=8)
+    if legend:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     buf = io.BytesIO()

@@ -14,15 +14,24 @@ order they first appear:
 * Timed benchmarks without a compare param go into one plain table per suite.
 * Scenarios get a table per function with their params and metrics as columns; with a
   compare param the metrics are pivoted so that each implementation is a column and each
-  (params, metric) a row.
+  (params, metric) a row. Their charts show the file's headline metrics
+  (``df.attrs["headline"]``, see :func:`tradeoff.harness.results.load`) that the rows
+  have, one chart per metric, at most 3; without any, the first numeric metric that
+  varies between the rows (a metric with one value in every row is not worth a chart).
+
+What concerns the file as a whole comes first, one line each: a note when the run was
+interrupted (``df.attrs["interrupted"]``: its results are incomplete), then the run's
+configuration (``df.attrs["config"]``), e.g. ``config: servers=10, load=0.9``. Frames
+without these attrs (a csv read back, an old file) render without them.
 
 Times are shown with 3 significant digits in ns/us/ms/s. Metrics whose values are all
 whole numbers are shown as integers with thousands separators, others with 4 decimals.
 
 ``table`` is aligned plain text for a terminal, ``markdown`` GitHub pipe tables with a
-heading per section, ``csv`` the loaded frame as it is. ``render_html`` writes the same
-tables into one HTML page with inline CSS and charts embedded as base64 PNG. pandas and
-matplotlib are imported only inside functions.
+heading per section, ``csv`` the loaded frame as it is (data only: no note, no config
+line, which would break csv readers). ``render_html`` writes the same tables into one HTML
+page with inline CSS and charts embedded as base64 PNG. pandas and matplotlib are imported
+only inside functions.
 """
 from __future__ import annotations
 
@@ -30,12 +39,13 @@ import html
 import math
 import numbers
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 from .errors import UserError
 
-__all__ = ["render", "render_html", "render_path", "format_time", "format_table", "FORMATS"]
+__all__ = ["render", "render_html", "render_path", "format_time", "format_table", "header_lines",
+           "FORMATS"]
 
 FORMATS = ("table", "markdown", "csv", "html")
 
@@ -185,7 +195,7 @@ class _Section:
     headers: list
     rows: list
     align: list
-    chart: Optional[_Chart] = None
+    charts: list = field(default_factory=list)      # of _Chart
 
 
 def _columns(df) -> tuple[list[str], list[str]]:
@@ -270,7 +280,7 @@ def _side_by_side(title, recs, cmp, params) -> _Section:
     series, suffix = _chart_time_series(series_raw)
     return _Section(title, caption, headers, rows,
                     ["l"] * len(lead) + ["r"] * (len(headers) - len(lead)),
-                    _Chart(pv.labels(func), series, f"time per op ({suffix})"))
+                    [_Chart(pv.labels(func), series, f"time per op ({suffix})")])
 
 
 def _plain(title, recs) -> _Section:
@@ -282,7 +292,7 @@ def _plain(title, recs) -> _Section:
                                                   [r["std"] for r in recs])})
     return _Section(title, "mean time per operation ± std", headers, rows,
                     ["l", "r", "r", "r"],
-                    _Chart([str(r["name"]) for r in recs], series, f"time per op ({suffix})"))
+                    [_Chart([str(r["name"]) for r in recs], series, f"time per op ({suffix})")])
 
 
 def _per_run(r) -> str:
@@ -293,17 +303,43 @@ def _per_run(r) -> str:
     return str(n // runs) if runs and n % runs == 0 else f"{n / runs:.1f}" if runs else "-"
 
 
-def _first_numeric(recs, metrics) -> Optional[str]:
+MAX_CHARTS = 3
+
+
+def _numeric(recs, m) -> list[float]:
+    return [float(r.get(m)) for r in recs if _is_number(r.get(m)) and not _null(r.get(m))]
+
+
+def _charted(recs, metrics, headline) -> list[tuple[str, str]]:
+    """The (column, label) of each metric a scenario section charts: the headline metrics
+    its rows have (at most ``MAX_CHARTS``), else the first numeric metric whose value is not
+    the same in every row (a lone row's metric counts as varying: there is nothing to
+    compare it with)."""
+    shown = [(col, name) for col, name in headline if col in metrics and _numeric(recs, col)]
+    if shown:
+        return shown[:MAX_CHARTS]
     for m in metrics:
-        if any(_is_number(r.get(m)) and not _null(r.get(m)) for r in recs):
-            return m
-    return None
+        vals = _numeric(recs, m)
+        if vals and (len(recs) < 2 or len(vals) < len(recs) or len(set(vals)) > 1):
+            return [(m, m)]
+    return []
 
 
-def _scenario(title, recs, cmp, params, metrics) -> _Section:
+# the columns results.load gives every row; a metric of the same name is loaded as metric_<name>
+_FIXED = ("name", "suite", "func", "kind", "compare", "mean", "std", "median", "min", "max",
+          "n_values", "n_runs", "unit", "seed")
+
+
+def _metric_name(column: str) -> str:
+    """The name a metric has in the results file: ``metric_mean`` is shown as ``mean``."""
+    bare = column[len("metric_"):] if column.startswith("metric_") else None
+    return bare if bare in _FIXED else column
+
+
+def _scenario(title, recs, cmp, params, metrics, headline=()) -> _Section:
     metrics = _used(recs, metrics)
     fmts = {m: _metric_formatter([r.get(m) for r in recs]) for m in metrics}
-    shown = _first_numeric(recs, metrics)           # the metric in the chart
+    shown = _charted(recs, metrics, headline)       # the metrics in the charts
 
     def num(v):
         return v if _is_number(v) else math.nan
@@ -313,29 +349,31 @@ def _scenario(title, recs, cmp, params, metrics) -> _Section:
         lead = used or ["name"]
         rows = [([_fmt_param(r.get(p)) for p in used] or [str(r["name"])])
                 + [fmts[m](r.get(m)) for m in metrics] for r in recs]
-        chart = shown and _Chart([_label(used, [r.get(p) for p in used], r["name"]) for r in recs],
-                                 {shown: ([num(r.get(shown)) for r in recs], None)}, shown)
-        return _Section(title, "scenario metrics", lead + metrics, rows,
-                        ["l"] * len(lead) + ["r"] * len(metrics), chart or None)
+        labels = [_label(used, [r.get(p) for p in used], r["name"]) for r in recs]
+        charts = [_Chart(labels, {name: ([num(r.get(m)) for r in recs], None)}, name)
+                  for m, name in shown]
+        return _Section(title, "scenario metrics", lead + [_metric_name(m) for m in metrics], rows,
+                        ["l"] * len(lead) + ["r"] * len(metrics), charts)
     pv = _Pivot.of(recs, cmp, params)
     rows = []
     for key in pv.keys:
         for m in metrics:
-            rows.append([_fmt_param(v) for v in key] + [m]
+            rows.append([_fmt_param(v) for v in key] + [_metric_name(m)]
                         + [fmts[m](pv.cell[key, i].get(m)) if (key, i) in pv.cell else "-"
                            for i in pv.impls])
-    chart = shown and _Chart(
+    charts = [_Chart(
         pv.labels(recs[0]["func"]),
-        {str(i): ([num(pv.cell[key, i].get(shown)) if (key, i) in pv.cell else math.nan
+        {str(i): ([num(pv.cell[key, i].get(m)) if (key, i) in pv.cell else math.nan
                    for key in pv.keys], None) for i in pv.impls},
-        shown)
+        name) for m, name in shown]
     return _Section(title, f"scenario metrics, one column per {cmp}",
                     pv.others + ["metric"] + [str(i) for i in pv.impls], rows,
-                    ["l"] * (len(pv.others) + 1) + ["r"] * len(pv.impls), chart or None)
+                    ["l"] * (len(pv.others) + 1) + ["r"] * len(pv.impls), charts)
 
 
 def _sections(df) -> list[_Section]:
     params, metrics = _columns(df)
+    headline = _headline(df, metrics)
     recs = df.to_dict("records")
     groups: dict[tuple, list] = {}
     for r in recs:
@@ -360,8 +398,65 @@ def _sections(df) -> list[_Section]:
         if kind == "side":
             out.append(_side_by_side(title, rows, cmp, params))
         else:
-            out.append(_scenario(title + " (scenario)", rows, cmp, params, metrics))
+            out.append(_scenario(title + " (scenario)", rows, cmp, params, metrics, headline))
     return out
+
+
+def _headline(df, metrics) -> list[tuple[str, str]]:
+    """The headline metrics of ``df.attrs`` as (column, metric name): a metric named like
+    a fixed column (``mean``) is loaded as ``metric_mean``, and charted as ``mean``."""
+    names = _attr(df, "headline", [])
+    if not isinstance(names, (list, tuple)):
+        return []
+    out = []
+    for name in map(str, names):
+        col = name if name in metrics else f"metric_{name}"
+        if col in metrics and all(col != c for c, _ in out):
+            out.append((col, name))
+    return out
+
+
+def _attr(df, key, default):
+    attrs = getattr(df, "attrs", None)
+    return attrs.get(key, default) if isinstance(attrs, dict) else default
+
+
+def _fmt_config_value(v: Any) -> str:
+    """``1,000,000``, ``0.9``, ``poisson``: whole numbers with separators, others as written."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "none"
+    if isinstance(v, float) and math.isfinite(v) and v.is_integer() and abs(v) < 1e15:
+        v = int(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, (list, tuple)):
+        return "/".join(_fmt_config_value(x) for x in v)
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def header_lines(df) -> list[str]:
+    """What concerns the whole file, one line each, for the top of a report: a note when
+    the run was interrupted, then its configuration; ``[]`` for a frame without them.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"name": ["a", "b"]})
+    >>> df.attrs.update(interrupted=True, config={"servers": 10, "load": 0.9, "requests": 10**6})
+    >>> header_lines(df)  # doctest: +NORMALIZE_WHITESPACE
+    ['note: this run was interrupted: its results are incomplete (2 benchmarks kept)',
+     'config: servers=10, load=0.9, requests=1,000,000']
+    """
+    lines = []
+    if _attr(df, "interrupted", False):
+        n = len(df)
+        lines.append(f"note: this run was interrupted: its results are incomplete "
+                     f"({n} benchmark{'s' if n != 1 else ''} kept)")
+    config = _attr(df, "config", {})
+    if isinstance(config, dict) and config:
+        lines.append("config: " + ", ".join(f"{k}={_fmt_config_value(v)}"
+                                            for k, v in config.items()))
+    return lines
 
 
 # ----------------------------------------------------------------------------- renderers
@@ -382,9 +477,13 @@ def render(df, fmt: str = "table") -> str:
     if fmt == "html":
         return render_html(df)
     sections = _sections(df)
+    head = header_lines(df)
+    if fmt == "markdown":
+        parts = head                               # one paragraph each
+    else:
+        parts = ["\n".join(head)] if head else []
     if not sections:
-        return _EMPTY + "\n"
-    parts = []
+        return "\n\n".join(parts + [_EMPTY]) + "\n"
     for s in sections:
         table = format_table(s.headers, s.rows, fmt, s.align)
         if fmt == "markdown":
@@ -403,6 +502,8 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; }
 th { background: #f2f2f2; text-align: left; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 p.caption { color: #555; font-size: 0.9em; margin: 0.2em 0; }
+p.note { background: #fff3cd; border: 1px solid #e0c36c; padding: 0.4em 0.6em; }
+p.config { color: #333; font-size: 0.9em; font-family: ui-monospace, monospace; }
 img { max-width: 100%; display: block; }
 """
 
@@ -412,6 +513,9 @@ def render_html(df, title: str = "tradeoff results") -> str:
     from . import plots
 
     body = [f"<h1>{html.escape(title)}</h1>"]
+    for line in header_lines(df):
+        kind = "note" if line.startswith("note:") else "config"
+        body.append(f'<p class="{kind}">{html.escape(line)}</p>')
     sections = _sections(df)
     if not sections:
         body.append(f"<p>{html.escape(_EMPTY)}</p>")
@@ -419,10 +523,12 @@ def render_html(df, title: str = "tradeoff results") -> str:
         body.append(f"<h2>{html.escape(s.title)}</h2>")
         body.append(f'<p class="caption">{html.escape(s.caption)}</p>')
         body.append(format_table(s.headers, s.rows, "html", s.align))
-        if s.chart and s.chart.categories:
-            png = plots.bar_chart(s.chart.categories, s.chart.series, ylabel=s.chart.ylabel,
-                                  title=s.title)
-            body.append(f'<img alt="{html.escape(s.title)} chart" src="{plots.data_uri(png)}">')
+        for chart in s.charts:
+            if not chart.categories:
+                continue
+            name = s.title if len(s.charts) == 1 else f"{s.title}: {chart.ylabel}"
+            png = plots.bar_chart(chart.categories, chart.series, ylabel=chart.ylabel, title=name)
+            body.append(f'<img alt="{html.escape(name)} chart" src="{plots.data_uri(png)}">')
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")

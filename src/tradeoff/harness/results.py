@@ -16,12 +16,21 @@ per benchmark (``Benchmark.get_metadata()``):
     tradeoff_compare  optional: the param whose values are shown side by side
                       (e.g. ``impl``); the first value of that param is the baseline
     tradeoff_metrics  scenario only: compact JSON object of metric name -> number/str
+    tradeoff_headline optional, scenario only: compact JSON list of the metric names
+                      that matter (``["miss_ratio"]``); the report charts these
     tradeoff_seed     optional: the seed the benchmark or scenario used
+    tradeoff_interrupted  ``1`` on every benchmark of a run stopped by Ctrl-C: the
+                      file holds only the cases that finished
 
 per suite (``BenchmarkSuite.get_metadata()``, common to all benchmarks):
     tradeoff_version, tradeoff_mode (fast/default/rigorous), tradeoff_git_commit
     (when run in a git checkout), plus what pyperf collects itself (python_version,
     cpu_model_name, hostname, date, ...).
+    tradeoff_config   optional: compact JSON object of the run-wide configuration of a
+                      ``tradeoff simulate`` command (``{"servers":10,"load":0.9}``);
+                      not a metric of any row. pyperf has no metadata of the suite
+                      alone: it is set on every benchmark, and pyperf writes it once, at
+                      the file's root, as metadata common to all of them.
 
 Writes are atomic: the file is written next to its destination and renamed.
 """
@@ -73,32 +82,51 @@ def scenario_benchmark(name: str, metrics: dict[str, Any], seconds: float,
 
 def write_rows(rows: Sequence[dict[str, Any]], path: str | os.PathLike, *, suite: str, func: str,
                params: Sequence[str], compare: str | None, seconds: str = "seconds",
-               extra: dict[str, Any] | None = None) -> None:
+               extra: dict[str, Any] | None = None, headline: Sequence[str] = (),
+               config: dict[str, Any] | None = None) -> None:
     """Write table rows from a ``tradeoff simulate`` command as a results file:
     one scenario per row, named by ``func`` and the row's ``params`` columns,
     with the other columns as its metrics and ``seconds`` as its time, so that
     ``tradeoff report`` and ``tradeoff compare`` read it. Atomic; an unwritable
-    path is a UserError."""
+    path is a UserError.
+
+    ``headline`` names the metrics that matter (``("miss_ratio",)``), in order; they
+    are stored as ``tradeoff_headline`` and are what ``tradeoff report`` charts.
+    ``config`` holds the run-wide settings (``{"servers": 10, "load": 0.9}``), stored
+    once as ``tradeoff_config``; a key of ``config`` that is also a column of the rows
+    is dropped from each row's metrics (a param of that name stays a param).
+    """
     import pyperf
 
     from .run import base_metadata
 
     run_md = base_metadata("simulate")
     run_md.update(extra or {})
+    conf = {str(k): _plain(v) for k, v in (config or {}).items()}
+    if conf:
+        run_md["tradeoff_config"] = dumps_json(conf)
+    heads = [str(h) for h in headline]
     benches = []
     for row in rows:
-        row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        row = {k: _plain(v) for k, v in row.items()}
         p = {k: row[k] for k in params}
-        metrics = {k: v for k, v in row.items() if k not in p and k != seconds}
+        metrics = {k: v for k, v in row.items() if k not in p and k != seconds and k not in conf}
         md = {"tradeoff_kind": KIND_SCENARIO, "tradeoff_func": func, "tradeoff_suite": suite,
               "tradeoff_params": dumps_json(p), **run_md}
         if compare:
             md["tradeoff_compare"] = compare
+        if heads:
+            md["tradeoff_headline"] = dumps_json(heads)
         benches.append(scenario_benchmark(format_name(func, p), metrics, row.get(seconds, 0.0), md))
     try:
         dump_suite(pyperf.BenchmarkSuite(benches), path)
     except OSError as exc:
         raise UserError(f"cannot write results to {path}: {exc.strerror or exc}") from None
+
+
+def _plain(v: Any) -> Any:
+    """A numpy scalar as the Python number it holds; anything else as it is."""
+    return v.item() if hasattr(v, "item") else v
 
 
 def dump_suite(suite, path: str | os.PathLike) -> None:
@@ -126,13 +154,21 @@ def read_suite(path: str | os.PathLike):
 
 
 def bench_info(bench) -> dict[str, Any]:
-    """The tradeoff fields of one pyperf Benchmark, decoded."""
+    """The tradeoff fields of one pyperf Benchmark, decoded.
+
+    Keys: ``name, kind, func, suite, params, compare, metrics, seed, unit``, and
+    ``headline`` (the list of metric names that matter, ``[]`` when the file has none),
+    ``config`` (the run's configuration, ``{}`` when none) and ``interrupted`` (True
+    when the run that wrote the benchmark was stopped before its end).
+    """
     md = bench.get_metadata()
     name = bench.get_name()
     kind = md.get("tradeoff_kind", KIND_BENCHMARK)
     func = md.get("tradeoff_func", name.split("[", 1)[0])
     params = _loads_or(md.get("tradeoff_params"), {})
     metrics = _loads_or(md.get("tradeoff_metrics"), {})
+    headline = _loads_or(md.get("tradeoff_headline"), [])
+    config = _loads_or(md.get("tradeoff_config"), {})
     return {
         "name": name,
         "kind": kind,
@@ -143,6 +179,9 @@ def bench_info(bench) -> dict[str, Any]:
         "metrics": metrics,
         "seed": md.get("tradeoff_seed"),
         "unit": md.get("unit", "second"),
+        "headline": [str(h) for h in headline] if isinstance(headline, list) else [],
+        "config": config if isinstance(config, dict) else {},
+        "interrupted": bool(md.get("tradeoff_interrupted")),
     }
 
 
@@ -188,8 +227,15 @@ def load(path: str | os.PathLike):
     rows = []
     param_cols: list[str] = []
     metric_cols: list[str] = []
+    headline: list[str] = []
+    config: dict[str, Any] | None = None
+    interrupted = False
     for bench in suite.get_benchmarks():
         info = bench_info(bench)
+        headline += [h for h in info["headline"] if h not in headline]
+        if config is None and info["config"]:
+            config = info["config"]
+        interrupted = interrupted or info["interrupted"]
         vals = bench_values(bench)
         row: dict[str, Any] = {
             "name": info["name"],
@@ -233,4 +279,5 @@ def load(path: str | os.PathLike):
             "mean", "std", "median", "min", "max", "n_values", "n_runs", "unit",
             *["metric:" + m for m in metric_cols], "seed"]
     df = pd.DataFrame(rows, columns=cols).rename(columns=rename)
+    df.attrs.update(headline=headline, config=config or {}, interrupted=interrupted)
     return df
