@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -370,7 +371,9 @@ def _gate_round(folder: Path) -> str | None:
     code, out, err = cli("compare", a, b)
     verdicts = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith("bench_")}
     assert set(verdicts) == {"bench_a", "bench_b", "bench_c", "bench_d"}, out
-    if code != 1 or not (verdicts["bench_b"].endswith("slower") and "x slower [" in verdicts["bench_b"]):
+    change = re.search(r"(\d+\.\d+)x \[", verdicts["bench_b"])      # current / base
+    if code != 1 or not (verdicts["bench_b"].endswith("slower") and change
+                         and float(change.group(1)) > 1):
         return f"missed a 1.3x slowdown of bench_b (exit {code}):\n{out}{err}"
     if not all(verdicts[o].endswith("no change") for o in ("bench_a", "bench_c", "bench_d")) \
             or "1 slower, 0 faster, 3 no change" not in out:
@@ -427,3 +430,89 @@ def test_rounds_add_runs_to_the_same_case(tmp_path):
         measured = [run for run in bench.get_runs() if run.values]
         assert len(measured) == 4, bench.get_name()           # 2 processes in each of 2 rounds
         assert len({run.get_metadata()["loops"] for run in measured}) == 1   # one calibration
+
+
+# -- a -p override that no case accepts ----------------------------------------------------
+
+def _sized_run(tmp_path, *params, patterns=(), processes=2):
+    """Run suites/sized.py in-process (fast mode, 2 processes: 2 rounds planned);
+    returns (outcome or the UserError raised, the progress log, the results path)."""
+    import io
+
+    from tradeoff.harness.errors import UserError
+    from tradeoff.harness.run import RunOptions, run
+
+    log = io.StringIO()
+    out = tmp_path / "sized.json"
+    opts = RunOptions(suite=str(SUITES / "sized.py"), patterns=list(patterns), params=list(params),
+                      mode="fast", processes=processes, values=1, output=str(out))
+    try:
+        got = run(opts, log=log)
+    except UserError as exc:
+        got = exc
+    return got, log.getvalue(), out
+
+
+def test_an_override_no_case_accepts_stops_at_the_first_failure(tmp_path):
+    """``-p maxsize=-5``: the first case (timed, in a pyperf worker) fails naming -5, so
+    the run stops there, before the scenario, and without announcing a round 2."""
+    from tradeoff.harness.errors import UserError
+
+    got, log, out = _sized_run(tmp_path, "maxsize=-5", patterns=["fill", "occupancy"])
+    assert isinstance(got, UserError), log
+    msg = str(got)
+    assert msg.startswith("-p maxsize=-5 is invalid: ") and "\n" not in msg
+    assert "maxsize must be positive, got -5" in msg
+    assert "[1/2] fill[maxsize=-5]: FAILED" in log and "[2/2]" not in log
+    assert "round 2" not in log
+    assert not out.exists()
+
+
+def test_an_override_no_case_accepts_is_a_user_error_in_the_cli(tmp_path):
+    out = tmp_path / "never.json"
+    code, stdout, err = cli("run", SUITES / "sized.py", "-k", "occupancy", "-p", "maxsize=-5",
+                            "--quiet", "-o", out)
+    assert code == 2
+    assert err == ("tradeoff: error: -p maxsize=-5 is invalid: "
+                   "ValueError: maxsize must be positive, got -5\n")
+    assert stdout == "" and not out.exists()
+
+
+def test_every_case_failing_with_an_override_is_a_user_error(tmp_path):
+    """The error does not name the value (``too few ways``): every case runs once, and
+    when none worked the run ends after round 1 with a user error naming the override."""
+    from tradeoff.harness.errors import UserError
+
+    got, log, out = _sized_run(tmp_path, "ways=0", patterns=["probe", "assoc"])
+    assert isinstance(got, UserError), log
+    assert str(got) == ("-p ways=0 is invalid: every case failed with it, the first with: "
+                        "setup of probe[ways=0] raised ValueError: too few ways")
+    assert "[1/2] probe[ways=0]: FAILED" in log and "[2/2] assoc[ways=0]: FAILED" in log
+    assert "round 2" not in log and not out.exists()
+
+
+@pytest.mark.parametrize("param, pattern", [("ways=0,2", "assoc"),         # the failure first
+                                            ("maxsize=8,-5", "occupancy")])  # the success first
+def test_an_override_some_cases_accept_is_no_user_error(tmp_path, param, pattern):
+    """A case that works means the override is not invalid as such: the run goes on and
+    keeps what worked; the failure is reported as a failed case (exit 1 in the CLI)."""
+    got, log, out = _sized_run(tmp_path, param, patterns=[pattern])
+    assert not isinstance(got, Exception), (got, log)
+    assert len(got.done) == 1 and len(got.failed) == 1
+    assert names(out) == got.done
+
+
+def test_no_round_is_announced_when_no_timed_case_is_left(tmp_path):
+    """Without overrides: the only timed case fails in round 1, a scenario works; there is
+    nothing to run in round 2, so no "round 2 of 2" line."""
+    import io
+
+    from tradeoff.harness.run import RunOptions, run
+
+    log = io.StringIO()
+    out = tmp_path / "b.json"
+    outcome = run(RunOptions(suite=str(SUITES / "broken.py"), patterns=["bad_setup", "ok_scenario"],
+                             mode="fast", processes=2, values=1, output=str(out)), log=log)
+    assert [n for n, _ in outcome.failed] == ["bad_setup"] and outcome.done == ["ok_scenario"]
+    assert "round 2" not in log.getvalue(), log.getvalue()
+    assert names(out) == ["ok_scenario"]

@@ -14,3 +14,8 @@ class Skip(Exception):
 
     The runner prints a one-line notice with the message and goes on.
     """
+
+
+#: the start of a line that a worker process prints for the user to see (``tradeoff run``
+#: passes such lines on from the workers' captured stderr)
+NOTE_MARK = "tradeoff: note:"

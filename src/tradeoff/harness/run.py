@@ -4,12 +4,19 @@ Timed benchmarks go to pyperf, one master process per case
 (``python -m tradeoff.harness.worker``); scenarios run here, in-process, once per
 param set. Every finished case is kept: on Ctrl-C the results so far are written
 (the file says it was interrupted) and the run stops.
+
+A ``-p`` override that no case accepts is the user's mistake, not the suite's: when
+overrides are given and a case fails before any has succeeded, with an error that names
+an overridden value (``-p maxsize=-5``: ``... got -5``), the run stops there with a
+UserError ``-p maxsize=-5 is invalid: <the error>``; and when no case of the first round
+succeeded, it stops after that round with the same kind of error. Nothing is written.
 """
 from __future__ import annotations
 
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +27,8 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from . import results
-from .errors import Skip, UserError
+from .errors import NOTE_MARK, Skip, UserError
+from .outputs import check_writable
 from .registry import Case, collect, expand, parse_param_overrides, suite_name
 from .worker import ERROR_MARK, SKIP_EXIT, SKIP_MARK
 
@@ -213,6 +221,8 @@ def time_case(opts: RunOptions, case: Case, workdir: str, how: Plan | None = Non
         _stop(proc)
         raise
     for line in stderr.splitlines():
+        if line.startswith(NOTE_MARK):       # a worker's word for the user (data it wrote)
+            print(line, file=sys.stderr, flush=True)
         if line.startswith(SKIP_MARK):
             raise CaseSkipped(line[len(SKIP_MARK):].strip())
         if line.startswith(ERROR_MARK):
@@ -264,15 +274,64 @@ def _fmt_metrics(metrics: dict) -> str:
     return ", ".join(parts)
 
 
-def _check_writable(path: Path) -> None:
-    """UserError unless a results file can be created at ``path`` (its folder is made)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise UserError(f"cannot write results to {path}: {exc.strerror or exc}") from None
+def _value_texts(value, raws: list[str]) -> list[str]:
+    """How an error message may spell a param value: as Python prints it, or as the
+    user typed it on the command line (``1_000`` for 1000)."""
+    texts = [str(value)]
+    for raw in raws:
+        if raw == str(value):
+            continue
+        if isinstance(value, bool):
+            same = raw.lower() in (("true", "1", "yes") if value else ("false", "0", "no"))
+        elif isinstance(value, (int, float)):
+            try:
+                same = float(raw.replace("_", "")) == value
+            except ValueError:
+                same = False
+        else:
+            same = False
+        if same:
+            texts.append(raw)
+    return texts
+
+
+def _named_override(case: Case, message: str, overrides: dict[str, list[str]]) -> str | None:
+    """``name=value`` for the overridden param value of ``case`` that ``message`` names
+    (as a whole token, not inside a longer number or word), or None. The case's own name,
+    which holds every param value (``fill[maxsize=-5]``), does not count."""
+    text = message.replace(case.name, " ")
+    for name, raws in overrides.items():
+        if name not in case.params:
+            continue
+        for spelled in _value_texts(case.params[name], raws):
+            token = r"(?<![\w.-])" + re.escape(spelled) + r"(?!\w)(?!\.\d)"
+            if spelled and re.search(token, text):
+                return f"{name}={spelled}"
+    return None
+
+
+def _first_line(message: str) -> str:
+    lines = [ln for ln in message.splitlines() if ln.strip()]
+    return lines[0].strip() if lines else message
+
+
+def _bad_override(overrides: dict[str, list[str]], case: Case, message: str, done: list[str]) -> None:
+    """Raise UserError when a case failed, before any succeeded, naming an overridden value."""
+    if not overrides or done:
+        return
+    item = _named_override(case, message, overrides)
+    if item:
+        raise UserError(f"-p {item} is invalid: {_first_line(message)}")
+
+
+def _no_case_worked(opts: RunOptions, failed: list[tuple[str, str]]) -> None:
+    """Raise UserError when overrides were given and every case that ran failed (none of
+    the errors named an overridden value, or :func:`_bad_override` would have stopped)."""
+    if not opts.params or not failed:
+        return
+    shown = " ".join(f"-p {item}" for item in opts.params)
+    raise UserError(f"{shown} is invalid: every case failed with it, the first with: "
+                    f"{_first_line(failed[0][1])}")
 
 
 def _terminate_as_interrupt():
@@ -305,10 +364,9 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
         raise UserError(f"unknown mode {opts.mode!r}")
     log = log or sys.stderr
     cases = select(opts)
+    overrides = parse_param_overrides(opts.params)
     path = Path(opts.output) if opts.output else default_output(opts.suite)
-    if path.exists() and path.is_dir():
-        raise UserError(f"output is a directory: {path}")
-    _check_writable(path)  # before the run, not after it
+    check_writable(path)  # before the run, not after it
     meta = run_metadata(opts)
     say = (lambda *a, **k: None) if opts.quiet else (lambda *a, **k: print(*a, file=log, flush=True, **k))
     benches = []
@@ -330,6 +388,9 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
         with tempfile.TemporaryDirectory(prefix="tradeoff-") as workdir:
             for rnd in range(1, n_rounds + 1):
                 if rnd > 1:
+                    if not any(c.name in by_name and c.name in plans and rnd <= plans[c.name].rounds
+                               for c in cases):
+                        break   # every timed case failed or was skipped: no round to announce
                     say(f"tradeoff: round {rnd} of {n_rounds}: more processes of each timed case")
                 for i, case in enumerate(cases, 1):
                     how = plans.get(case.name)
@@ -365,10 +426,12 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
                             continue
                         failed.append((case.name, str(exc)))
                         say(f"{prefix}: FAILED: {exc}")
+                        _bad_override(overrides, case, str(exc), done)
                         continue
                     except (Exception, SystemExit) as exc:  # a user's scenario may raise anything, even sys.exit()
                         failed.append((case.name, f"{type(exc).__name__}: {exc}"))
                         say(f"{prefix}: FAILED: {type(exc).__name__}: {exc}")
+                        _bad_override(overrides, case, failed[-1][1], done)
                         continue
                     bench.update_metadata({**case_metadata(case, opts.seed), **meta})
                     by_name[case.name] = bench
@@ -377,6 +440,8 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
                     say(f"{prefix}: {shown}")
                 if interrupted:
                     break
+                if rnd == 1 and not done:
+                    _no_case_worked(opts, failed)
     except KeyboardInterrupt:  # between two cases
         interrupted = True
     finally:
