@@ -1,8 +1,7 @@
 """Golden tests: replay the reference traces and match the published hit counts.
 
 The traces and ``expected.json`` live in ``shared/traces`` beside the repository
-(``/work/shared/traces`` for ``/work/main``; ``<clone>/../shared/traces`` in CI),
-or wherever ``$TRADEOFF_TRACES`` points. Without them these tests are skipped;
+or wherever ``$TRADEOFF_TRACES`` points (see tests/reference.py). Without them these tests are skipped;
 with ``$TRADEOFF_TRACES`` set to a folder that lacks them, they fail.
 
 What must match (see shared/traces/README.md):
@@ -19,9 +18,7 @@ What must match (see shared/traces/README.md):
 The traces are read with ``tradeoff.traces.read``, as a user would read them.
 """
 import json
-import os
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,22 +27,7 @@ from cache_models import model_replay
 from tradeoff.cache import replay
 from tradeoff.traces import read
 
-ENV_VAR = "TRADEOFF_TRACES"
-# tests/cache/test_golden.py: parents[2] is the repository root, and shared/
-# sits beside it (/work/main -> /work/shared).
-DEFAULT_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
-
-
-def _traces_dir():
-    """(folder, None) when usable, else (None, why) and whether that is an error."""
-    env = os.environ.get(ENV_VAR)
-    folder = Path(env) if env else DEFAULT_DIR
-    if (folder / "expected.json").is_file():
-        return folder, None, False
-    if env:
-        return None, f"${ENV_VAR}={env} has no expected.json", True
-    return None, f"reference traces not found at {DEFAULT_DIR} (set ${ENV_VAR})", False
-
+from reference import TRACES_ENV as ENV_VAR, traces_dir as _traces_dir
 
 TRACES_DIR, PROBLEM, PROBLEM_IS_ERROR = _traces_dir()
 EXPECTED = json.loads((TRACES_DIR / "expected.json").read_text()) if TRACES_DIR else None

@@ -12,7 +12,6 @@ The definitions they hold the code to:
 import gzip
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,7 +24,6 @@ from tradeoff.cache._mrc import _histogram
 from tradeoff.cache.curves import ERROR_SALTS, SAMPLE_MODULUS, _step_mad, mrc, stack_distances
 from tradeoff.workloads import zipf
 
-TRACES = Path("/work/shared/traces")
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 SETTINGS = settings(max_examples=200, deadline=None)
 
@@ -197,8 +195,9 @@ def test_mrc_hits_equal_replay_at_every_size(keys):
 
 
 def test_mrc_multi1_matches_replay_and_reference():
-    keys = read_text_trace(TRACES / "multi1.trace.gz")
-    expected = json.loads((TRACES / "expected.json").read_text())["traces"]["multi1"]
+    from reference import require_traces, trace_file
+    keys = read_text_trace(trace_file("multi1"))
+    expected = json.loads((require_traces() / "expected.json").read_text())["traces"]["multi1"]
     assert len(keys) == expected["requests"]
     df = mrc(keys)
     assert df.attrs["distinct"] == expected["distinct"] == len(df)
@@ -328,8 +327,19 @@ def test_bad_options(kwargs, exc, match):
 
 
 def test_sample_that_keeps_nothing():
-    with pytest.raises(ValueError, match="kept none"):
+    with pytest.raises(ValueError, match="sampled 0 of the 1 distinct keys"):
         mrc(np.array([5], dtype=np.int64), sample=1 / SAMPLE_MODULUS)
+
+
+def test_a_sample_of_too_few_keys_is_refused_with_the_rate_needed():
+    # 2,606 distinct keys at 0.01% keep about 0.3 of them: no estimate at all
+    keys = np.random.default_rng(3).integers(0, 2606, 50_000).astype(np.int64)
+    with pytest.raises(ValueError, match=r"of the 2,606 distinct keys; an estimate needs at least 100: "
+                                         r"sample at a rate of at least 0.038"):
+        mrc(keys, sample=0.0001)
+    df = mrc(keys, sample=0.2)                  # about 520 sampled keys: given
+    assert df.attrs["sampled_distinct"] >= 100
+    assert mrc(keys, sample=0.0001, min_sampled=0).attrs["exact"] is False   # asked for: given
 
 
 def test_bad_window():

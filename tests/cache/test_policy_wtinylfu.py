@@ -594,10 +594,9 @@ def test_the_libcachesim_restatement_matches_libcachesim(name, capacity):
     peers = pytest.importorskip("tradeoff.suites._peers")
     pytest.importorskip("libcachesim")
     import gzip
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "traces" / f"{name}.trace.gz"
-    if not path.is_file():
-        pytest.skip(f"no {path}")
+
+    from reference import trace_file
+    path = trace_file(name)          # $TRADEOFF_TRACES, else shared/traces, else skip
     keys = np.array([int(x) for x in gzip.open(path, "rt").read().split() if x != "*"],
                     dtype=np.int64)
     for labels in (keys, keys + 1):

@@ -478,10 +478,7 @@ def test_trace_is_frozen_and_sized(tmp_path):
 # the shared reference traces
 # ---------------------------------------------------------------------------
 
-ENV_VAR = "TRADEOFF_TRACES"
-# tests/traces/test_read.py: parents[2] is the repository root; shared/ sits beside it.
-DEFAULT_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
-TRACES_DIR = Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else DEFAULT_DIR
+from reference import trace_file  # noqa: E402  ($TRADEOFF_TRACES, else shared/traces, else skip)
 
 # From shared/traces/README.md: requests and distinct keys.
 REFERENCE = {
@@ -497,11 +494,7 @@ REFERENCE = {
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
 def test_reference_traces(name):
-    path = TRACES_DIR / name
-    if not path.is_file():
-        if os.environ.get(ENV_VAR):
-            pytest.fail(f"${ENV_VAR}={TRACES_DIR} has no {name}")
-        pytest.skip(f"reference traces not found at {TRACES_DIR} (set ${ENV_VAR})")
+    path = trace_file(name)
     if name.startswith("scarab"):
         trace = read(path, format="binary", dtype=">i8")
     else:

@@ -19,7 +19,11 @@ import numpy as np
 
 from ._mrc import MAX_DISTINCT, SAMPLE_MODULUS, _histogram, _keys, _mix64, stack_distances
 
-__all__ = ["mrc", "stack_distances", "SAMPLE_MODULUS", "ERROR_SALTS", "MAX_DISTINCT"]
+__all__ = ["mrc", "stack_distances", "SAMPLE_MODULUS", "ERROR_SALTS", "MAX_DISTINCT", "MIN_SAMPLED_KEYS"]
+
+#: the fewest distinct sampled keys a SHARDS estimate is given for: below it the
+#: curve has a handful of steps and its distinct-key estimate is off by a factor
+MIN_SAMPLED_KEYS = 100
 
 #: how many salted samples besides the returned one the error estimate compares
 ERROR_SALTS = 3
@@ -31,7 +35,7 @@ _GOLDEN = 0x9E3779B97F4A7C15
 _U64 = (1 << 64) - 1
 
 
-def mrc(trace, *, sample=None, max_size=None, seed=0):
+def mrc(trace, *, sample=None, max_size=None, seed=0, min_sampled=MIN_SAMPLED_KEYS):
     """The LRU miss-ratio curve of ``trace``: a DataFrame with one row per cache size.
 
     ``trace`` is a 1-D numpy array of int64 or uint64 keys (every object has size
@@ -86,7 +90,8 @@ def mrc(trace, *, sample=None, max_size=None, seed=0):
     Raises TypeError for a trace that is not a numpy int64/uint64 array or a
     non-numeric ``sample``/``max_size``/``seed``, ValueError for a trace that is
     not 1-D or is empty, ``sample`` outside (0, 1] or below 1/P, ``max_size`` < 1,
-    or a sample that keeps no request.
+    or a sample that keeps fewer than ``min_sampled`` distinct keys (the message
+    names the rate that would keep enough).
     """
     keys = _keys(trace)
     n = int(keys.shape[0])
@@ -97,7 +102,7 @@ def mrc(trace, *, sample=None, max_size=None, seed=0):
     seed = _check_seed(seed)
     if threshold >= SAMPLE_MODULUS:
         return _exact(keys, n, max_size, seed)
-    return _shards(keys, n, threshold, max_size, seed)
+    return _shards(keys, n, threshold, max_size, seed, min_sampled)
 
 
 # ---------------------------------------------------------------- validation
@@ -196,12 +201,16 @@ def _step_mad(sa, va, sb, vb, upto):
     return float(np.sum(np.abs(va[ia] - vb[ib]) * widths) / upto)
 
 
-def _shards(keys, n, threshold, max_size, seed):
+def _shards(keys, n, threshold, max_size, seed, min_sampled=MIN_SAMPLED_KEYS):
     sizes, miss_ratio, sampled, ms, stats = _sampled_curve(keys, n, threshold, 0)
-    if sampled == 0:
-        raise ValueError(f"sample={threshold / SAMPLE_MODULUS:g} kept none of the {n} requests: "
-                         f"raise the sample rate")
     rate = threshold / SAMPLE_MODULUS
+    if ms < max(min_sampled, 1):
+        distinct = int(np.unique(keys).size)
+        need = min_sampled / distinct
+        fix = (f"sample at a rate of at least {need:.2g}" if need < 1 else
+               f"the trace has only {distinct:,} distinct keys: use the exact curve")
+        raise ValueError(f"SHARDS at rate {rate:.4g} sampled {ms:,} of the {distinct:,} distinct keys; "
+                         f"an estimate needs at least {min_sampled:,}: {fix}")
     salts = _salts(seed)
     curves = [(sizes, miss_ratio)]
     for salt in salts:
