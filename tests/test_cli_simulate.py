@@ -123,7 +123,7 @@ def test_mrc_command_exact_and_sampled(text_trace, tmp_path):
     assert curve["hits"].tolist() == mrc(keys)["hits"].tolist()
     assert (tmp_path / "c.svg").read_text().lstrip().startswith("<?xml")
     code, stdout, _ = cli("mrc", path, "--sample", "0.5")
-    assert code == 0 and "SHARDS rate" in stdout and "estimated error" in stdout
+    assert code == 0 and "SHARDS sample at rate 50%" in stdout and "estimated error" in stdout
 
 
 @pytest.mark.parametrize("args, message", [

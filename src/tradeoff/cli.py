@@ -66,11 +66,18 @@ def list_cmd(suite: str | None, patterns: tuple[str, ...], params: tuple[str, ..
     from .harness import registry
 
     if suite is None:
+        import shutil
+        import textwrap
+
+        width = max(60, shutil.get_terminal_size((100, 24)).columns)
         for name in registry.builtin_suites():
             specs = registry.collect(name)
             n = sum(len(s.cases()) for s in specs)
-            doc = (sys.modules[f"tradeoff.suites.{name}"].__doc__ or "").strip().splitlines()
-            click.echo(f"{name:<12} {n:>4} cases  {doc[0] if doc else ''}")
+            doc = sys.modules[f"tradeoff.suites.{name}"].__doc__ or ""
+            summary = " ".join(doc.strip().split("\n\n")[0].split())     # the first paragraph, whole
+            head = f"{name:<12} {n:>4} cases  "
+            click.echo(textwrap.fill(summary, width=width - 1, initial_indent=head,
+                                     subsequent_indent=" " * len(head)) if summary else head.rstrip())
         return
     from .harness.run import RunOptions, select
 
@@ -140,16 +147,37 @@ def run(suite, patterns, params, mode, min_time, processes, values, rounds, seed
 @cli.command()
 @click.argument("results_file", metavar="RESULTS")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "html"]), default=None,
-              help="Output format (default: from -o's extension, else table).")
+              help="Output format (default: from -o's suffix: .txt .md .csv .html; else table).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to a file (atomically).")
 def report(results_file: str, fmt: str | None, output: str | None) -> None:
-    """Render a results file as a table, markdown, csv or a self-contained HTML page."""
+    """Render a results file as a table, markdown, csv or a self-contained HTML page.
+
+    With -o and no --format, the file's suffix picks the format: .txt (table), .md,
+    .csv, .html; another suffix is refused.
+    """
     from .harness.report import render_path
 
     if fmt is None:
-        ext = Path(output).suffix.lower() if output else ""
-        fmt = {".md": "markdown", ".csv": "csv", ".html": "html", ".htm": "html"}.get(ext, "table")
+        fmt = _format_from_suffix(output) if output else "table"
+    if output:
+        from .harness.outputs import check_writable
+
+        check_writable(output, "the report")
     _write_or_print(render_path(results_file, fmt), output)
+
+
+_REPORT_SUFFIXES = {".txt": "table", ".text": "table", ".md": "markdown", ".markdown": "markdown",
+                    ".csv": "csv", ".html": "html", ".htm": "html"}
+
+
+def _format_from_suffix(output: str) -> str:
+    """The report format an output file's name asks for; an unknown suffix is refused
+    rather than filled with a text table (``x.pdf`` would not be a PDF)."""
+    ext = Path(output).suffix.lower()
+    if ext not in _REPORT_SUFFIXES:
+        _fail(f"cannot tell the report format from {output!r}: name it .txt, .md, .csv or .html, "
+              f"or give --format")
+    return _REPORT_SUFFIXES[ext]
 
 
 @cli.command()
@@ -249,16 +277,14 @@ def simulate_cache(trace_path, trace_format, read_options, workload, policy_spec
     tradeoff simulate cache --trace multi1.trace.gz --grid 20 --plot curves.png
     tradeoff simulate cache --trace t.oracleGeneral.bin --bytes --size 1%,10%
     """
-    import numpy as np
-
     from .cache import simulate as sim
+    from .harness.outputs import Outputs
     from .harness.run import default_output
 
     if (trace_path is None) == (workload is None):
         _fail("give either --trace FILE or --workload SPEC")
     policies = sim.parse_policies(policy_spec)
-    if plot and not plot.lower().endswith((".png", ".svg")):
-        _fail(f"plot file must end in .png or .svg, got {plot}")
+    out = Outputs(output or default_output("simulate-cache"), plot)    # before any work
     sizes_arr = times = None
     if trace_path:
         tr = _load_trace(trace_path, trace_format, read_options)
@@ -277,35 +303,30 @@ def simulate_cache(trace_path, trace_format, read_options, workload, policy_spec
         keys, name = sim.parse_workload(workload, seed), workload
     if len(keys) == 0:
         _fail(f"{name}: the trace is empty")
-    if grid:
-        size_spec = ",".join(f"{p:.6g}%" for p in np.geomspace(0.1, 100, grid))
-    uniq, first = np.unique(keys, return_index=True)
-    distinct = int(uniq.size)
-    if use_bytes:
-        # percentages are of the bytes of all distinct objects (each at its first size)
-        total = int(np.maximum(np.asarray(sizes_arr)[first].astype(np.int64), 1).sum())
-        sizes = sim.parse_sizes(size_spec, total, grid_ok=bool(grid))
-        if sizes[-1] >= total:
-            click.echo(f"note: size {sizes[-1]:,} holds every object ({total:,} bytes): "
-                       f"only cold misses remain", err=True)
-    else:
-        sizes = sim.parse_sizes(size_spec, distinct, grid_ok=bool(grid))
-        if sizes[-1] >= distinct:
-            click.echo(f"note: size {sizes[-1]:,} is at or above the {distinct:,} distinct keys: "
-                       f"only cold misses remain", err=True)
+    sp = sim.plan_sizes(keys, size_spec, grid=grid, object_sizes=sizes_arr)
+    if sp.note:
+        click.echo(f"note: {sp.note}", err=True)
     if not quiet:
-        click.echo(f"{name}: {len(keys):,} requests, {distinct:,} distinct keys; "
-                   f"{len(policies)} policies x {len(sizes)} sizes", err=True)
-    df = sim.sweep(keys, policies, sizes, sizes_arr=sizes_arr, times=times, ttl=ttl, jobs=jobs,
+        click.echo(f"{name}: {len(keys):,} requests, {sp.distinct:,} distinct keys; "
+                   f"{len(policies)} policies x {len(sp.sizes)} sizes", err=True)
+    df = sim.sweep(keys, policies, sp.sizes, sizes_arr=sizes_arr, times=times, ttl=ttl, jobs=jobs,
                    progress=_progress(quiet))
-    path = output or str(default_output("simulate-cache"))
-    sim.write_results(df, path, trace=name, extra={"tradeoff_distinct": distinct})
-    if plot:
-        sim.plot_curves(df, plot, title=name, y="byte_miss_ratio" if use_bytes else "miss_ratio")
-        click.echo(f"wrote {plot}", err=True)
-    click.echo(f"wrote {path}", err=True)
-    click.echo(("byte hit ratio" if use_bytes else "hit ratio") + " (%), * = best online policy at that size")
-    click.echo(sim.hit_ratio_table(df.assign(hit_ratio=1 - df.byte_miss_ratio) if use_bytes else df, fmt))
+    config = {"distinct": sp.distinct, **({"ttl": ttl} if ttl is not None else {}),
+              **({"workload_seed": seed} if workload else {})}
+    with out.writing() as tmp:
+        sim.write_results(df, tmp.results, trace=name, extra={"tradeoff_distinct": sp.distinct},
+                          config=config, byte_sizes=use_bytes)
+        if tmp.plot:
+            sim.plot_curves(df, tmp.plot, title=name, y="byte_miss_ratio" if use_bytes else "miss_ratio")
+    for path in out.written:
+        click.echo(f"wrote {path}", err=True)
+    what = "byte hit ratio" if use_bytes else "hit ratio"
+    pct_of = "of the bytes of the distinct objects" if use_bytes else f"of the {sp.distinct:,} distinct keys"
+    click.echo(f"{what} (%) by cache size in {sp.unit}"
+               + (f" (a percentage is {pct_of})" if any(sp.labels.values()) else "")
+               + "; * = best online policy at that size")
+    click.echo(sim.hit_ratio_table(df.assign(hit_ratio=1 - df.byte_miss_ratio) if use_bytes else df, fmt,
+                                   labels=sp.labels, unit=sp.unit))
 
 
 def _count(text: str, what: str) -> int:
@@ -344,26 +365,22 @@ def simulate_ring(spec, nodes, n_keys, add, remove, key_type, seed, output, fmt,
     tradeoff simulate ring --partitioner ring:vnodes=1,ring:vnodes=10,ring:vnodes=100,ring:vnodes=1000
     tradeoff simulate ring --partitioner all --nodes 10 --remove 1 --key-type str
     """
-    from .harness import results
+    from .harness.outputs import Outputs
     from .harness.run import default_output
     from .ring import experiment as ex
 
     keys = _count(n_keys, "--keys")
     choices = ex.parse_partitioners(spec)
-    if add and remove:
-        _fail("give --add or --remove, not both")
-    if remove and remove >= nodes:
-        _fail(f"--remove {remove} would leave no node of {nodes}")
+    out = Outputs(output or default_output("simulate-ring"))
     show = None if quiet else (lambda line: click.echo(line, err=True))
     df = ex.compare(choices, nodes=nodes, keys=keys, add=add or 0, remove=remove or 0,
                     key_type=key_type, seed=seed, progress=show)
-    path = output or str(default_output("simulate-ring"))
-    rows = [{**r, "key_type": key_type, "seconds": r["build_s"]} for r in df.to_dict("records")]
-    results.write_rows(rows, path, suite="simulate-ring", func="partition",
-                       params=("nodes", "keys", "key_type", "partitioner"), compare="partitioner")
-    click.echo(f"wrote {path}", err=True)
-    change = f", then {'+' + str(add) if add else '-' + str(remove)} node(s); ideal = the least any " \
-             f"partitioner must move" if (add or remove) else ""
+    with out.writing() as tmp:
+        ex.write_results(df, tmp.results, key_type=key_type, seed=seed)
+    click.echo(f"wrote {out.results}", err=True)
+    change = (f", then {'+' + str(add) if add else '-' + str(remove)} node(s); expected = the share of "
+              f"keys a perfectly balanced partitioner moves (an average, not a lower bound)"
+              if (add or remove) else "")
     click.echo(f"{keys:,} {key_type} keys over {nodes} nodes{change}")
     click.echo(ex.table(df, fmt))
 
@@ -416,12 +433,12 @@ def simulate_balance(spec, servers, load, service, arrivals, n_requests, discipl
 
     from .balance import experiment as ex
     from .balance.simulator import _speeds, parse_arrivals, parse_duration, parse_failures, parse_service
+    from .harness.outputs import Outputs
     from .harness.run import default_output
 
     requests = _count(n_requests, "--requests")
     choices = ex.parse_policies(spec)
-    if plot and not plot.lower().endswith((".png", ".svg")):
-        _fail(f"plot file must end in .png or .svg, got {plot}")
+    out = Outputs(output or default_output("simulate-balance"), plot)
     if not load == load or load <= 0 or load == float("inf"):
         _fail(f"--load must be a number > 0, got {load}")
     try:
@@ -446,12 +463,15 @@ def simulate_balance(spec, servers, load, service, arrivals, n_requests, discipl
         runs = ex.compare(choices, servers=servers, load=load, service=service, requests=requests, seed=seed,
                           discipline=discipline, speeds=speed_list, arrivals=arrivals, fail=fail,
                           health=health, outlier=outlier, progress=show, mean_service=unit)
-    path = output or str(default_output("simulate-balance"))
-    ex.write_results(runs, path)
-    if plot:
-        ex.plot_cdf(runs, plot, title=f"{servers} servers, load {load:g}, service {service}")
-        click.echo(f"wrote {plot}", err=True)
-    click.echo(f"wrote {path}", err=True)
+    title = f"{servers} servers, load {load:g}, service {service}"
+    if fail:
+        title += "; " + ex.failure_text(fail)
+    with out.writing() as tmp:
+        ex.write_results(runs, tmp.results)
+        if tmp.plot:
+            ex.plot_cdf(runs, tmp.plot, title=title)
+    for path in out.written:
+        click.echo(f"wrote {path}", err=True)
     click.echo(f"latency in units of the mean service time ({unit * 1e3:g} ms); {requests:,} requests, "
                f"{servers} servers, load {load:g}, service {service}, {discipline}; * = lowest p99")
     click.echo(ex.table(runs, fmt))
@@ -480,7 +500,7 @@ def simulate_index(mix_spec, n_keys, n_ops, range_size, kinds, seed, output, fmt
     tradeoff simulate index --mix read:100 --kinds btree,hash
     tradeoff simulate index --mix range:50,write:50 --range-size 1000
     """
-    from .harness import results
+    from .harness.outputs import Outputs
     from .harness.run import default_output
     from .index import experiment as ex
 
@@ -493,18 +513,14 @@ def simulate_index(mix_spec, n_keys, n_ops, range_size, kinds, seed, output, fmt
     for k in kind_list:
         if k not in ex.KINDS:
             _fail(f"unknown index kind {k!r}: choose from {', '.join(ex.KINDS)}")
+    out = Outputs(output or default_output("simulate-index"))
     show = None if quiet else (lambda line: click.echo(line, err=True))
     df = ex.compare(mix, keys=keys, ops=ops, range_size=range_size, kinds=kind_list, seed=seed, progress=show)
-    path = output or str(default_output("simulate-index"))
-    mix_label = ",".join(f"{op}:{100 * w:g}" for op, w in mix.items() if w)
-    # "kind" names a case's kind in results files: the index kind is stored as "index"
-    rows = [{**{k: v for k, v in r.items() if k != "kind"}, "index": r["kind"], "mix": mix_label,
-             "seconds": r["build_s"]} for r in df.to_dict("records")]
-    results.write_rows(rows, path, suite="simulate-index", func="index", params=("mix", "keys", "index"),
-                       compare="index")
-    click.echo(f"wrote {path}", err=True)
-    click.echo(f"{keys:,} int64 keys; mix {mix_label}; a range returns {range_size:,} keys; "
-               f"time per operation, * = lowest for the mix")
+    with out.writing() as tmp:
+        ex.write_results(df, tmp.results, mix=mix, range_size=range_size, ops=ops, seed=seed)
+    click.echo(f"wrote {out.results}", err=True)
+    click.echo(f"{keys:,} int64 keys; mix {ex.mix_label(mix)}; a range returns {range_size:,} keys; "
+               f"writes insert a random new key, then delete it; time per operation, * = lowest for the mix")
     click.echo(ex.table(df, fmt))
     click.echo()
     click.echo(ex.advice(df, mix, range_size))
@@ -589,36 +605,43 @@ def mrc_cmd(trace_path, trace_format, read_options, sample, plot, output) -> Non
     """
     import numpy as np
 
-    from .cache.curves import mrc
     from .cache import simulate as sim
+    from .cache.curves import MIN_SAMPLED_KEYS, mrc
+    from .harness.outputs import Outputs
 
-    if plot and not plot.lower().endswith((".png", ".svg")):
-        _fail(f"plot file must end in .png or .svg, got {plot}")
+    out = Outputs(output, plot)            # before the work: a bad path fails at once
     tr = _load_trace(trace_path, trace_format, read_options)
-    curve = mrc(tr.keys, sample=sample)
+    try:
+        curve = mrc(tr.keys, sample=sample)
+    except ValueError as exc:
+        _fail(f"{Path(trace_path).name}: {exc}")
     a = curve.attrs
     name = Path(trace_path).name
     approx = "" if sample is None else "about "
     line = f"{name}: {a.get('requests', len(tr.keys)):,} requests, {approx}{a.get('distinct', 0):,} distinct keys"
     if sample is not None:
         err = a.get("error_estimate")
-        line += (f"; SHARDS rate {a.get('sample_rate', sample):g} ({a.get('sampled_requests', 0):,} sampled requests)"
-                 + (f", estimated error {100 * err:.2f} points" if err is not None else ""))
+        line += (f"; SHARDS sample at rate {sim.format_rate(sample)}: {a.get('sampled_distinct', 0):,} keys, "
+                 f"{a.get('sampled_requests', 0):,} requests"
+                 + (f", estimated error {100 * err:.2f} points" if err is not None and err == err else ""))
     click.echo(line)
-    if output:
-        from ._atomic import atomic_write_text
-
-        atomic_write_text(output, curve.to_csv(index=False))
-        click.echo(f"wrote {output}", err=True)
-    if plot:
-        sim.plot_curves(curve.assign(policy="lru"), plot, title=f"{name}: LRU miss-ratio curve")
-        click.echo(f"wrote {plot}", err=True)
+    if sample is not None and a.get("sampled_distinct", 0) < 10 * MIN_SAMPLED_KEYS:
+        click.echo(f"note: only {a.get('sampled_distinct', 0):,} keys were sampled: expect an error of "
+                   f"several points; a rate that samples {10 * MIN_SAMPLED_KEYS:,} or more is steadier", err=True)
+    with out.writing() as tmp:
+        if tmp.results:
+            tmp.results.write_text(curve.to_csv(index=False), encoding="utf-8")
+        if tmp.plot:
+            sim.plot_curves(curve.assign(policy="lru"), tmp.plot, title=f"{name}: LRU miss-ratio curve",
+                            sampled=sample)
+    for path in out.written:
+        click.echo(f"wrote {path}", err=True)
     sizes = curve["size"].to_numpy()
     picks = np.unique(np.geomspace(sizes[0], sizes[-1], num=min(12, len(sizes))).round().astype(np.int64))
     rows = curve.set_index("size").reindex(picks, method="nearest")
     from .harness.report import format_table
 
-    click.echo(format_table(["size", "miss ratio"],
+    click.echo(format_table(["size (objects)", "miss ratio"],
                             [[f"{s:,}", f"{100 * m:.2f}%"] for s, m in zip(rows.index, rows["miss_ratio"])],
                             "table", ["r", "r"]))
 
@@ -631,7 +654,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(exc.ctx.get_help() if exc.ctx else "tradeoff --help")
         sys.exit(0)
     except click.UsageError as exc:
-        hint = f" (see 'tradeoff {exc.ctx.command.name} --help')" if exc.ctx and exc.ctx.command and exc.ctx.command.name != "cli" else ""
+        path = exc.ctx.command_path if exc.ctx else ""
+        hint = f" (see '{path} --help')" if path and path != "tradeoff" else ""
         click.echo(f"tradeoff: error: {exc.format_message()}{hint}", err=True)
         sys.exit(EXIT_USAGE)
     except UserError as exc:

@@ -82,10 +82,10 @@ def compare(choices: Sequence[Choice], *, servers: int = 10, load: float = 0.9, 
             last = [-1]
 
             def step(done, total, label=choice.label, last=last):
-                pct = 100 * done // max(total, 1)
-                if pct >= last[0] + 25:
-                    last[0] = pct
-                    progress(f"    {label}: {pct}%")
+                quarter = 4 * done // max(total, 1)        # 0..4: shown at 25, 50, 75 and 100%
+                if quarter > last[0] and quarter > 0:
+                    last[0] = quarter
+                    progress(f"    {label}: {25 * quarter}%")
         try:
             with warnings.catch_warnings():
                 if i:     # warn about an overload once, not once per policy
@@ -124,9 +124,28 @@ def table(results, fmt: str = "table") -> str:
         cells = [r.policy, f"{r.mean:.2f}", f"{r.p50:.2f}", f"{r.p90:.2f}", f"{r.p99:.2f}{star}",
                  f"{r.p999:.2f}", f"{r.max:.1f}", f"{100 * d['util_max']:.1f}%", str(d["queue_max"])]
         if failures:
-            cells += [f"{r.errors:,}", _secs(r.detection), _secs(r.reinstatement)]
+            cells += [f"{r.errors:,}", _secs(r.detection), _secs(_reinstatement(r))]
         rows.append(cells)
     return format_table(headers, rows, fmt, align=["l"] + ["r"] * (len(headers) - 1))
+
+
+def _reinstatement(r) -> float:
+    """The mean reinstatement time, NaN (shown "-") when no failed server was ever taken
+    out of rotation: the simulator counts that as 0 s, which reads as instant detection."""
+    never_out = all(math.isnan(o["detect_s"]) and not o["reinstate_s"] for o in r.outages)
+    return math.nan if never_out else r.reinstatement
+
+
+def failure_text(fail) -> str:
+    """``server 3 down 10-40 s, server 5 down from 20 s`` (for titles and headers), from
+    :class:`~tradeoff.balance.simulator.Failure` items or a result's ``outages``."""
+    parts = []
+    for f in fail or ():
+        server, down, up = ((f["server"], f["down_s"], f["up_s"]) if isinstance(f, dict)
+                            else (f.server, f.down, f.up))
+        when = f"from {down:g} s" if math.isinf(up) else f"{down:g}-{up:g} s"
+        parts.append(f"server {server} down {when}")
+    return ", ".join(parts)
 
 
 def _secs(x: float) -> str:
@@ -163,7 +182,13 @@ def write_results(results, path, *, extra: dict | None = None) -> None:
     """The runs as a results file that ``tradeoff report``/``compare`` read."""
     from ..harness import results as res
 
-    rows = [{**r.to_dict(), "seconds": r.elapsed} for r in results]
+    rows = [{**r.to_dict(), "reinstate_s": _reinstatement(r) if r.outages else math.nan,
+             "seconds": r.elapsed} for r in results]
+    first = rows[0] if rows else {}
+    # the same for every policy: said once in the report's header, not as metrics
+    config = {k: first[k] for k in ("arrivals", "requests", "warmup", "seed", "mean_service_s") if k in first}
+    if results and results[0].outages:
+        config["failures"] = failure_text(results[0].outages)
     res.write_rows(rows, path, suite="simulate-balance", func="balance",
                    params=("servers", "load", "service", "discipline", "policy"), compare="policy",
-                   extra=extra)
+                   extra=extra, headline=("p99", "mean"), config=config)

@@ -176,14 +176,19 @@ def _load_numbers(path: str, what: str) -> np.ndarray:
     if not p.is_file():
         raise ValueError(f"{what} file {path!r} not found")
     try:
-        if p.suffix == ".npy":
-            arr = np.load(p, allow_pickle=False)
-        else:
-            arr = np.loadtxt(p, dtype=np.float64, ndmin=1, comments="#", delimiter=None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")      # numpy warns of an empty file: said below, once
+            if p.suffix == ".npy":
+                arr = np.load(p, allow_pickle=False)
+            else:
+                arr = np.loadtxt(p, dtype=np.float64, ndmin=1, comments="#", delimiter=None)
     except Exception as exc:     # a malformed file: one line, not a traceback
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"cannot read {what} file {path!r}: {msg}") from None
-    return np.asarray(arr, dtype=np.float64).ravel()
+    arr = np.asarray(arr, dtype=np.float64).ravel()
+    if arr.size == 0:
+        raise ValueError(f"{what} file {path!r} holds no numbers")
+    return arr
 
 
 # ------------------------------------------------------------------ service times

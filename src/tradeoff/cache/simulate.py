@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -43,12 +44,19 @@ def parse_sizes(spec: str | Sequence, distinct: int, grid_ok: bool = False) -> l
     """``"100,1000"`` (objects, or bytes with sizes) or ``"0.1%,1%,10%"`` (of the
     distinct keys); sorted, duplicates dropped. Bad sizes raise UserError
     (``grid_ok``: percentages below one object are dropped instead)."""
+    return list(parse_sizes_labeled(spec, distinct, grid_ok))
+
+
+def parse_sizes_labeled(spec: str | Sequence, distinct: int, grid_ok: bool = False) -> dict[int, str | None]:
+    """:func:`parse_sizes` as ``{size: the percentage asked for, or None}``, sorted by size,
+    so that a table can show both (``1%`` and the 26 objects it is)."""
     items = spec.split(",") if isinstance(spec, str) else [str(s) for s in spec]
-    out = set()
+    out: dict[int, str | None] = {}
     for item in items:
         item = item.strip()
         if not item:
             continue
+        pct_label = None
         if item.endswith("%"):
             try:
                 pct = float(item[:-1])
@@ -61,6 +69,7 @@ def parse_sizes(spec: str | Sequence, distinct: int, grid_ok: bool = False) -> l
                 if grid_ok:
                     continue
                 raise UserError(f"size {item} of {distinct} distinct keys is below one object")
+            pct_label = f"{pct:.3g}%"
         else:
             try:
                 size = int(float(item)) if "e" in item.lower() else int(item)
@@ -68,10 +77,49 @@ def parse_sizes(spec: str | Sequence, distinct: int, grid_ok: bool = False) -> l
                 raise UserError(f"bad size {item!r}: a whole number or a percentage such as 1%") from None
             if size < 1:
                 raise UserError(f"size {item} is below 1")
-        out.add(size)
+        if out.get(size) is None:
+            out[size] = pct_label
     if not out:
         raise UserError("no size given")
-    return sorted(out)
+    return dict(sorted(out.items()))
+
+
+def grid_spec(points: int) -> list[str]:
+    """``points`` percentages spaced evenly on a log scale from 0.1% to 100% (``--grid``)."""
+    return [f"{p:.6g}%" for p in np.geomspace(0.1, 100, points)]
+
+
+@dataclass
+class SizePlan:
+    """The cache sizes of a sweep, resolved against the trace (:func:`plan_sizes`)."""
+    labels: dict          # size -> the percentage asked for, or None
+    unit: str             # "objects" or "bytes"
+    distinct: int         # distinct keys in the trace
+    total: int            # what 100% is: distinct keys, or bytes of the distinct objects
+    note: str | None      # said once when the largest size holds everything
+
+    @property
+    def sizes(self) -> list[int]:
+        return list(self.labels)
+
+
+def plan_sizes(keys, size_spec: str | Sequence, *, grid: int | None = None, object_sizes=None) -> SizePlan:
+    """Resolve ``--size`` (or ``--grid N``) against a trace: percentages are of the
+    distinct keys, or with ``object_sizes`` of the bytes of the distinct objects (each
+    at its first size)."""
+    if grid:
+        size_spec = grid_spec(grid)
+    uniq, first = np.unique(keys, return_index=True)
+    distinct = int(uniq.size)
+    if object_sizes is not None:
+        total = int(np.maximum(np.asarray(object_sizes)[first].astype(np.int64), 1).sum())
+        unit, what = "bytes", f"every object ({total:,} bytes)"
+    else:
+        total, unit, what = distinct, "objects", f"all {distinct:,} distinct keys"
+    labels = parse_sizes_labeled(size_spec, total, grid_ok=bool(grid))
+    largest = max(labels)
+    note = (f"size {largest:,} holds {what}: only cold misses remain" if largest >= total else None)
+    return SizePlan(labels, unit, distinct, total, note)
 
 
 WORKLOADS = ("zipf", "uniform", "scan", "hotspot")
@@ -166,9 +214,11 @@ def sweep(keys, policies: Iterable, sizes: Iterable[int], *, sizes_arr=None, tim
     return pd.DataFrame(rows)
 
 
-def plot_curves(df, path, *, title: str = "", x: str = "size", y: str = "miss_ratio") -> None:
+def plot_curves(df, path, *, title: str = "", x: str = "size", y: str = "miss_ratio",
+                sampled: float | None = None) -> None:
     """Miss ratio against cache size, one line per policy; PNG or SVG by the
-    file's extension; written atomically."""
+    file's extension; written atomically. ``sampled``: the SHARDS rate the curve
+    was estimated at, said in the title and the legend."""
     from ..harness.plots import figure, save_figure
 
     fig, ax = figure()
@@ -178,10 +228,12 @@ def plot_curves(df, path, *, title: str = "", x: str = "size", y: str = "miss_ra
         ax.plot(part[x], part[y], marker="o" if len(part) < 30 else None, label=str(label), **style)
     if df[x].max() / max(df[x].min(), 1) >= 20:
         ax.set_xscale("log")
-    ax.set_xlabel("cache size" + (" (bytes)" if "byte" in y else ""))
+    ax.set_xlabel("cache size (bytes)" if "byte" in y else "cache size (objects)")
     ax.set_ylabel(y.replace("_", " "))
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
+    if sampled is not None:
+        title = f"{title} (SHARDS estimate, sampling rate {format_rate(sampled)})".lstrip()
     if title:
         ax.set_title(title)
     if df["policy"].nunique() > 1:
@@ -189,21 +241,34 @@ def plot_curves(df, path, *, title: str = "", x: str = "size", y: str = "miss_ra
     save_figure(fig, path)
 
 
+def format_rate(rate: float) -> str:
+    """A sampling rate as people write it: ``0.01`` -> ``1%``, ``0.001`` -> ``0.1%``."""
+    return f"{100 * rate:.4g}%"
+
+
 def write_results(df, path, *, trace: str, suite: str = "simulate-cache",
-                  extra: dict | None = None) -> None:
+                  extra: dict | None = None, config: dict | None = None,
+                  byte_sizes: bool = False) -> None:
     """Write a sweep as a results file (pyperf JSON with one scenario per policy
     and size), so that ``tradeoff report`` and ``tradeoff compare`` read it.
-    The timing of each entry is the replay's wall time."""
+    The timing of each entry is the replay's wall time. The headline metric is
+    the miss ratio (the byte miss ratio with ``byte_sizes``); ``requests``, the
+    same in every row, is configuration, with ``config``."""
     from ..harness import results
 
     rows = [{"trace": trace, **row, "size": int(row["size"])} for row in df.to_dict("records")]
+    conf = {"requests": int(df["requests"].iloc[0]) if len(df) else 0,
+            "size_unit": "bytes" if byte_sizes else "objects", **(config or {})}
     results.write_rows(rows, path, suite=suite, func="replay", params=("trace", "size", "policy"),
-                       compare="policy", extra=extra)
+                       compare="policy", extra=extra, config=conf,
+                       headline=("byte_miss_ratio",) if byte_sizes else ("miss_ratio",))
 
 
-def hit_ratio_table(df, fmt: str = "table", value: str = "hit_ratio") -> str:
+def hit_ratio_table(df, fmt: str = "table", value: str = "hit_ratio",
+                    labels: dict | None = None, unit: str = "objects") -> str:
     """Policies down, sizes across, hit ratios in percent (the best per size marked *,
-    Belady excluded since no online policy can reach it)."""
+    Belady excluded since no online policy can reach it). A size asked for as a
+    percentage shows both: ``1% (26 objects)``; ``labels`` maps size -> percentage."""
     from ..harness.report import format_table
 
     sizes = sorted(df["size"].unique())
@@ -218,5 +283,8 @@ def hit_ratio_table(df, fmt: str = "table", value: str = "hit_ratio") -> str:
             mark = "*" if policy in online and v == best.get(s) else ""
             cells.append(f"{100 * v:.2f}{mark}")
         rows.append(cells)
-    headers = ["policy"] + [f"{s:,}" for s in sizes]
+    short = {"objects": "obj", "bytes": "B"}.get(unit, unit)
+    labels = labels or {}
+    headers = ["policy"] + [f"{labels[s]} ({s:,} {short})" if labels.get(s) else f"{s:,} {short}"
+                            for s in sizes]
     return format_table(headers, rows, fmt, ["l"] + ["r"] * len(sizes))

@@ -10,8 +10,10 @@ a heap of rows; a read or a range is a full scan, an insert appends, a delete
 finds the row by a scan and swaps the last row into its place).
 
 A read looks up a present key; a range returns the keys of ``range_size``
-consecutive keys (materialized as a numpy array); a write is an insert of a new
-key or a delete of a present one, alternately, so the size stays put. Each
+consecutive keys (materialized as a numpy array); a write inserts a new key and
+then deletes it, so the size stays put. Keys, read and written, are drawn from one
+distribution, uniform over [0, 2**40): a written key lands anywhere among the
+present ones (in a B-tree, any leaf), not after all of them as an append would. Each
 operation type is timed on a sample (all of them if cheap, fewer for the O(n)
 ones) and the per-operation time is multiplied by its share of the mix.
 
@@ -156,6 +158,20 @@ _MAKERS = {"btree": _Btree, "hash": _Hash, "sorted": _Sorted, "scan": _Heap}
 _SLOW = {("hash", "range"), ("sorted", "write"), ("scan", "read"), ("scan", "range"), ("scan", "write")}
 
 
+KEY_SPACE = 2 ** 40      # keys are drawn uniformly from [0, KEY_SPACE)
+
+
+def write_keys(present: np.ndarray, n: int, rng) -> np.ndarray:
+    """``n`` distinct keys drawn like the present ones (uniform over [0, KEY_SPACE)) but
+    not among them: what a write inserts, at a random place in the key order."""
+    out = np.empty(0, dtype=np.int64)
+    while out.size < n:
+        cand = rng.integers(0, KEY_SPACE, size=2 * (n - out.size) + 16, dtype=np.int64)
+        cand = cand[~np.isin(cand, present)]
+        out = np.unique(np.concatenate([out, cand]))
+    return rng.permutation(out)[:n]
+
+
 def _time_ops(fn: Callable, args: Sequence) -> float:
     t0 = time.perf_counter()
     for a in args:
@@ -179,7 +195,7 @@ def compare(mix: dict[str, float], *, keys: int = 1_000_000, ops: int = 100_000,
     if not 1 <= range_size <= keys:
         raise UserError(f"--range-size must be between 1 and the number of keys ({keys}), got {range_size}")
     rng = np.random.default_rng(seed)
-    data = rng.choice(2 ** 40, size=keys, replace=False).astype(np.int64)
+    data = rng.choice(KEY_SPACE, size=keys, replace=False).astype(np.int64)
     ordered = np.sort(data)
     n_ops = {op: int(round(ops * mix[op])) for op in OPS}
     rows = []
@@ -206,7 +222,7 @@ def compare(mix: dict[str, float], *, keys: int = 1_000_000, ops: int = 100_000,
                 args = [(int(ordered[s]), int(ordered[s + range_size - 1])) for s in starts]
                 per = _time_ops(ix.range, args)
             else:
-                fresh = (2 ** 41 + rng.choice(2 ** 30, size=sample, replace=False)).tolist()
+                fresh = write_keys(data, sample, rng).tolist()
                 t0 = time.perf_counter()
                 for j, k in enumerate(fresh):      # insert a new key, then delete it: the size stays put
                     ix.insert(k, keys + j)
@@ -237,7 +253,7 @@ def advice(df, mix: dict[str, float], range_size: int) -> str:
         if worst == "range" and other["kind"] == "hash":
             why += f": a hash index cannot serve a range, it scans every key"
         if worst == "write" and other["kind"] == "sorted":
-            why += ": every write moves half the array"
+            why += ": every write copies the whole array (np.insert and np.delete build a new one)"
         extra = f"; it is faster at {' and '.join(op + 's' for op in faster)}" if faster else ""
         lines.append(f"  {other['kind']} is {ratio:.1f}x slower: {why}{extra}")
     return "\n".join(lines)
@@ -251,6 +267,25 @@ def _ns(x: float) -> str:
     if x >= 1e3:
         return f"{x / 1e3:.2f} us"
     return f"{x:.0f} ns"
+
+
+def write_results(df, path, *, mix: dict[str, float], range_size: int, ops: int, seed: int = 0) -> None:
+    """The comparison as a results file that ``tradeoff report``/``compare`` read: one
+    scenario per index kind, headline metric the cost of one operation of the mix."""
+    from ..harness import results
+
+    label = mix_label(mix)
+    # "kind" names a case's kind in results files: the index kind is stored as "index"
+    rows = [{**{k: v for k, v in r.items() if k != "kind"}, "index": r["kind"], "mix": label,
+             "seconds": r["build_s"]} for r in df.to_dict("records")]
+    results.write_rows(rows, path, suite="simulate-index", func="index", params=("mix", "keys", "index"),
+                       compare="index", headline=("mix_ns",),
+                       config={"range_size": range_size, "ops": ops, "seed": seed})
+
+
+def mix_label(mix: dict[str, float]) -> str:
+    """``{"read": 0.8, "range": 0.15, ...}`` -> ``read:80,range:15``."""
+    return ",".join(f"{op}:{100 * w:g}" for op, w in mix.items() if w)
 
 
 def table(df, fmt: str = "table") -> str:
