@@ -28,7 +28,7 @@ def test_index_writes_land_among_the_keys_not_after_them(monkeypatch):
             seen["written"].append(k)
             super().insert(k, row)
 
-    monkeypatch.setitem(ex._MAKERS, "sorted", Recorder)
+    monkeypatch.setattr(ex, "_Sorted", Recorder)
     ex.compare(ex.parse_mix("write:100"), keys=20_000, ops=2_000, kinds=["sorted"])
     present, written = seen["present"], np.array(seen["written"])
     assert len(written) > 100 and len(np.unique(written)) == len(written)

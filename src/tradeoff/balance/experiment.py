@@ -13,28 +13,29 @@ import math
 from typing import Callable, Sequence
 
 from ..harness.errors import UserError
-from ..harness.specs import Choice, parse_choices
+from ..harness.catalogue import Catalogue, Choice, Entry
 
-# name -> (class in tradeoff.balance._impl, the parameters the command line may set)
-POLICIES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "rr": ("RoundRobin", ()),
-    "wrr": ("WeightedRoundRobin", ()),
-    "lc": ("LeastConnections", ()),
-    "iphash": ("IPHash", ("vnodes",)),
-    "random": ("Random", ()),
-    "p2c": ("PowerOfTwoChoices", ("choices",)),
-    "lrt": ("LeastResponseTime", ("alpha",)),
-}
-ALIASES = {"roundrobin": "rr", "round-robin": "rr", "weighted": "wrr", "leastconn": "lc",
-           "least-connections": "lc", "least_conn": "lc", "ip_hash": "iphash", "ip-hash": "iphash",
-           "power-of-two": "p2c", "pow2": "p2c", "least-time": "lrt", "least_time": "lrt"}
+#: every balancing policy: the balance area's catalogue (classes in tradeoff.balance._impl)
+POLICIES = Catalogue("policy", [
+    Entry("rr", "_impl.RoundRobin", summary="round robin", aliases=("roundrobin", "round-robin")),
+    Entry("wrr", "_impl.WeightedRoundRobin", summary="smooth weighted round robin (nginx)",
+          aliases=("weighted",)),
+    Entry("lc", "_impl.LeastConnections", summary="least open connections; ties in turn",
+          aliases=("leastconn", "least-connections", "least_conn")),
+    Entry("iphash", "_impl.IPHash", {"vnodes": 160}, summary="a client always to the same server (a ring)",
+          aliases=("ip_hash", "ip-hash")),
+    Entry("random", "_impl.Random", summary="uniformly at random"),
+    Entry("p2c", "_impl.PowerOfTwoChoices", {"choices": 2},
+          summary="the less loaded of d random servers (Mitzenmacher, 2001)", aliases=("power-of-two", "pow2")),
+    Entry("lrt", "_impl.LeastResponseTime", {"alpha": 0.3},
+          summary="least (EWMA response time x open connections)", aliases=("least-time", "least_time")),
+], package="tradeoff.balance")
 
 
 def parse_policies(spec: str | Sequence[str]) -> list[Choice]:
     """``"rr,lc,p2c:choices=3"`` -> choices; unknown names or parameters and bad
     values raise UserError (values are checked by building a small balancer)."""
-    known = {name: entry[1] for name, entry in POLICIES.items()}
-    out = parse_choices(spec, known, "policy", aliases=ALIASES, everything=list(POLICIES))
+    out = POLICIES.parse(spec)
     for choice in out:
         make(choice, 2)
     return out
@@ -42,16 +43,7 @@ def parse_policies(spec: str | Sequence[str]) -> list[Choice]:
 
 def make(choice: Choice | str, servers, weights=None, seed: int = 0):
     """Build the balancer ``choice`` over ``servers`` (a count or names)."""
-    from . import _impl
-
-    if isinstance(choice, str):
-        choice = parse_choices(choice, {k: v[1] for k, v in POLICIES.items()}, "policy",
-                               aliases=ALIASES)[0]
-    cls = getattr(_impl, POLICIES[choice.name][0])
-    try:
-        return cls(servers, weights, seed=seed, **choice.params)
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise UserError(f"policy {choice.label}: {exc}") from None
+    return POLICIES.build(choice, servers, weights, seed=seed)
 
 
 def compare(choices: Sequence[Choice], *, servers: int = 10, load: float = 0.9, service="exp",
@@ -192,3 +184,115 @@ def write_results(results, path, *, extra: dict | None = None) -> None:
     res.write_rows(rows, path, suite="simulate-balance", func="balance",
                    params=("servers", "load", "service", "discipline", "policy"), compare="policy",
                    extra=extra, headline=("p99", "mean"), config=config)
+
+
+def parse_health(spec: str | None):
+    """``--health``: ``on`` for HAProxy-like defaults, or ``interval=2s,rise=2,fall=3,timeout=1s``
+    -> a :class:`~tradeoff.balance.HealthCheck` (None for no spec); UserError when bad."""
+    from ..harness.specs import parse_settings
+    from ._base import HealthCheck
+    from .simulator import parse_duration
+
+    if not spec:
+        return None
+    if spec.strip().lower() in ("on", "yes", "default"):
+        return HealthCheck()
+    p = parse_settings(spec, {"interval": "interval", "inter": "interval", "rise": "rise", "fall": "fall",
+                              "timeout": "timeout"}, "--health")
+    try:
+        kw = {k: parse_duration(p[k], f"health check {k}") for k in ("interval", "timeout") if k in p}
+        kw.update({k: _whole(p[k], f"--health {k}") for k in ("rise", "fall") if k in p})
+        return HealthCheck(**kw)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def parse_eject(spec: str | None):
+    """``--eject``: ``on`` for Envoy-like defaults, or ``errors=5,time=30s,max=10`` ->
+    an :class:`~tradeoff.balance.OutlierDetector` (None for no spec); UserError when bad."""
+    from ..harness.specs import parse_settings
+    from ._base import OutlierDetector
+    from .simulator import parse_duration
+
+    if not spec:
+        return None
+    if spec.strip().lower() in ("on", "yes", "default"):
+        return OutlierDetector()
+    p = parse_settings(spec, {"errors": "consecutive_errors", "time": "base_ejection_time",
+                              "max": "max_ejection_percent"}, "--eject")
+    try:
+        kw = {}
+        if "consecutive_errors" in p:
+            kw["consecutive_errors"] = _whole(p["consecutive_errors"], "--eject errors")
+        if "base_ejection_time" in p:
+            kw["base_ejection_time"] = parse_duration(p["base_ejection_time"], "ejection time")
+        if "max_ejection_percent" in p:
+            try:
+                kw["max_ejection_percent"] = float(p["max_ejection_percent"].rstrip("%"))
+            except ValueError:
+                raise UserError(f"--eject max must be a percentage, got {p['max_ejection_percent']!r}") from None
+        return OutlierDetector(**kw)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _whole(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UserError(f"{what} must be a whole number, got {text!r}") from None
+
+
+def run(*, policy: str = "rr,lc,p2c,random", servers: int = 10, load: float = 0.9, service: str = "exp",
+        arrivals: str = "poisson", requests="1e6", discipline: str = "fcfs", speeds: str | None = None,
+        mean_service: str = "10ms", fail: str | None = None, health: str | None = None,
+        eject: str | None = None, seed: int = 0, plot: str | None = None, output: str | None = None,
+        fmt: str = "table", progress: Callable[[str], None] | None = None,
+        note: Callable[[str], None] | None = None):
+    """``tradeoff simulate balance``: the options as typed -> an
+    :class:`~tradeoff.harness.outputs.Outcome` (a header line and the latency table, the
+    files written, the SimResults). Every spec is checked and the outputs are tried before
+    any simulation; the results file and the plot are written both or neither."""
+    import warnings
+
+    from ..harness.outputs import Outcome, Outputs
+    from ..harness.run import default_output
+    from ..harness.specs import parse_count
+    from .simulator import parse_arrivals, parse_duration, parse_failures, parse_service, parse_speeds
+
+    note = note or (lambda line: None)
+    n_requests = parse_count(requests, "--requests")
+    choices = parse_policies(policy)
+    out = Outputs(output or default_output("simulate-balance"), plot)
+    if not load == load or load <= 0 or load == float("inf"):
+        raise UserError(f"--load must be a number > 0, got {load}")
+    try:
+        parse_service(service)
+        parse_arrivals(arrivals)
+        failures = parse_failures(fail) if fail else None
+        unit = parse_duration(mean_service, "--mean-service")
+        speed_list = parse_speeds(speeds, servers).tolist() if speeds else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    hc, od = parse_health(health), parse_eject(eject)
+    for f in failures or ():
+        if f.server >= servers:
+            raise UserError(f"--fail names server {f.server}, but servers are numbered 0..{servers - 1}")
+    if load >= 1:
+        note(f"warning: load {load:g} >= 1: the servers cannot keep up, queues grow without bound "
+             f"and latencies depend on the run length")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)    # the overload warning was given once above
+        runs = compare(choices, servers=servers, load=load, service=service, requests=n_requests, seed=seed,
+                       discipline=discipline, speeds=speed_list, arrivals=arrivals, fail=failures,
+                       health=hc, outlier=od, progress=progress, mean_service=unit)
+    title = f"{servers} servers, load {load:g}, service {service}"
+    if failures:
+        title += "; " + failure_text(failures)
+    with out.writing() as tmp:
+        write_results(runs, tmp.results)
+        if tmp.plot:
+            plot_cdf(runs, tmp.plot, title=title)
+    header = (f"latency in units of the mean service time ({unit * 1e3:g} ms); {n_requests:,} requests, "
+              f"{servers} servers, load {load:g}, service {service}, {discipline}; * = lowest p99")
+    return Outcome([header, table(runs, fmt)], out.written, runs)

@@ -108,7 +108,7 @@ from . import _sim
 from .experiment import POLICIES as _POLICY_REGISTRY
 
 __all__ = ["simulate", "SimResult", "ServiceSpec", "ArrivalSpec", "Failure", "parse_service",
-           "parse_arrivals", "parse_failures", "parse_duration", "make_balancer", "POLICIES",
+           "parse_arrivals", "parse_failures", "parse_duration", "parse_speeds", "make_balancer", "POLICIES",
            "DEFAULT_MEAN_SERVICE"]
 
 DEFAULT_MEAN_SERVICE = 0.01   # seconds
@@ -117,7 +117,7 @@ DEFAULT_MEAN_SERVICE = 0.01   # seconds
 _CHECK = False
 
 # policy names -> class names in tradeoff.balance._impl (the registry is experiment.POLICIES)
-POLICIES = {name: entry[0] for name, entry in _POLICY_REGISTRY.items()}
+POLICIES = {name: entry.target.rpartition(".")[2] for name, entry in _POLICY_REGISTRY.items()}
 
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|ms|s|min|m|h)?\s*$")
@@ -574,7 +574,9 @@ class SimResult:
 
 # ------------------------------------------------------------------ simulate
 
-def _speeds(speeds, n: int) -> np.ndarray:
+def parse_speeds(speeds, n: int) -> np.ndarray:
+    """Server speeds: ``"1,2,2"`` or a sequence, one finite number > 0 per server
+    (None: all 1); ValueError naming what is wrong."""
     if speeds is None:
         return np.ones(n)
     if isinstance(speeds, str):
@@ -657,14 +659,14 @@ def simulate(balancer, servers: int | None = None, load: float = 0.9, service="e
         n = len(balancer)
         if servers is not None and servers != n:
             raise ValueError(f"the balancer has {n} servers but servers={servers}")
-        sp = _speeds(speeds, n)
+        sp = parse_speeds(speeds, n)
         bal = balancer
     elif isinstance(balancer, str):
         n = 10 if servers is None else servers
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"servers must be an int >= 1, got {servers!r}")
         n = int(n)
-        sp = _speeds(speeds, n)
+        sp = parse_speeds(speeds, n)
         bal = make_balancer(balancer, n, None if speeds is None else list(sp), seed=seed)
     else:
         raise TypeError(f"balancer must be a Balancer or a policy name, not {type(balancer).__name__}")

@@ -2,27 +2,26 @@
 object sizes and expiry; and the registry of the policies it knows."""
 from __future__ import annotations
 
-import importlib
 import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ..harness.catalogue import Catalogue, Entry
 from ._impl import MAX_SIZE, replay_fast
 from ._engine import drive
 
 
-@dataclass(frozen=True)
-class Policy:
-    """A replay policy: where its engine lives and the parameters it takes."""
-    name: str
-    module: str                     # module under tradeoff.cache holding the engine class
-    cls: str
-    params: dict = field(default_factory=dict)   # parameter -> default
-    summary: str = ""
-    fixed: dict = field(default_factory=dict)    # keyword arguments always passed
-    offline: bool = False           # needs the whole trace (Belady): replay only
+class Policy(Entry):
+    """A replay policy (an :class:`~tradeoff.harness.catalogue.Entry` of the cache
+    catalogue): its engine class under ``tradeoff.cache``, the parameters it takes with
+    their defaults, and libCacheSim's counterpart as its peer."""
+
+    @property
+    def offline(self) -> bool:
+        """Needs the whole trace (Belady): replay only, no online cache."""
+        return "offline" in self.tags
 
     def engine(self, capacity: int, slots: int, sized: bool, params: dict):
         unknown = sorted(set(params) - set(self.params))
@@ -30,37 +29,36 @@ class Policy:
             takes = ", ".join(f"{k}={v!r}" for k, v in self.params.items()) or "no parameters"
             raise ValueError(f"unknown parameter {unknown[0]!r} for policy {self.name!r}: "
                              f"it takes {takes}")
-        mod = importlib.import_module(f"tradeoff.cache.{self.module}")
-        return getattr(mod, self.cls)(capacity, slots, sized, **self.fixed, **params)
+        return POLICY_SPECS.cls(self.name)(capacity, slots, sized, **self.fixed, **params)
 
 
-#: every policy :func:`replay` knows, by name
-POLICY_SPECS: dict[str, Policy] = {p.name: p for p in [
-    Policy("lru", "_impl", "OrderEngine", fixed={"kind": "lru"},
+#: every policy :func:`replay` knows, by name: the cache area's catalogue
+POLICY_SPECS = Catalogue("policy", [
+    Policy("lru", "_impl.OrderEngine", fixed={"kind": "lru"}, peer="lru",
            summary="least recently used"),
-    Policy("fifo", "_impl", "OrderEngine", fixed={"kind": "fifo"},
+    Policy("fifo", "_impl.OrderEngine", fixed={"kind": "fifo"}, peer="fifo",
            summary="first in, first out"),
-    Policy("lfu", "_impl", "OrderEngine", fixed={"kind": "lfu"},
+    Policy("lfu", "_impl.OrderEngine", fixed={"kind": "lfu"}, peer="lfu",
            summary="least frequently used; ties: least recently used"),
-    Policy("clock", "_sieve", "ClockEngine", {"bits": 1},
+    Policy("clock", "_sieve.ClockEngine", {"bits": 1}, peer="clock",
            summary="second chance (CLOCK) with a use counter of `bits` bits"),
-    Policy("sieve", "_sieve", "SieveEngine", {},
+    Policy("sieve", "_sieve.SieveEngine", {}, peer="sieve",
            summary="SIEVE (Zhang et al., NSDI 2024)"),
-    Policy("s3fifo", "_s3fifo", "S3FIFOEngine",
-           {"small_ratio": 0.1, "ghost_ratio": 0.9, "move_threshold": 2, "fill_main": False},
+    Policy("s3fifo", "_s3fifo.S3FIFOEngine",
+           {"small_ratio": 0.1, "ghost_ratio": 0.9, "move_threshold": 2, "fill_main": False}, peer="s3fifo",
            summary="S3-FIFO (Yang et al., SOSP 2023); fill_main=True: libCacheSim's warm-up variant"),
-    Policy("arc", "_arc", "ARCEngine", {},
+    Policy("arc", "_arc.ARCEngine", {}, peer="arc",
            summary="ARC (Megiddo and Modha, FAST 2003); self-tuning, no parameters"),
-    Policy("lirs", "_lirs", "LIRSEngine", {"hir_ratio": 0.01, "stack_ratio": 2.0},
+    Policy("lirs", "_lirs.LIRSEngine", {"hir_ratio": 0.01, "stack_ratio": 2.0}, peer="lirs",
            summary="LIRS (Jiang and Zhang, SIGMETRICS 2002); resident HIR share "
                    "`hir_ratio`, stack S bounded to `stack_ratio` x capacity"),
-    Policy("wtinylfu", "_wtinylfu", "WTinyLFUEngine",
+    Policy("wtinylfu", "_wtinylfu.WTinyLFUEngine",
            {"window_ratio": 0.01, "protected_ratio": 0.8, "sample_factor": 10,
-            "doorkeeper": True},
+            "doorkeeper": True}, peer="wtinylfu",
            summary="W-TinyLFU (Einziger, Friedman and Manes, ACM TOS 2017)"),
-    Policy("belady", "_belady", "BeladyEngine", {},
-           summary="Belady's MIN, offline optimal (replay only)", offline=True),
-]}
+    Policy("belady", "_belady.BeladyEngine", {}, peer="belady", tags=frozenset({"offline"}),
+           summary="Belady's MIN, offline optimal (replay only)"),
+], package="tradeoff.cache")
 
 POLICIES = tuple(POLICY_SPECS)
 
@@ -191,7 +189,7 @@ def replay(trace, policy: str, capacity: int, *, sizes=None, times=None, ttl=Non
     if slots > MAX_SIZE:
         raise ValueError(f"replay holds at most {MAX_SIZE} objects, got capacity {capacity} "
                          f"with {n} requests")
-    if (spec.module == "_impl" and size_arr is None and ttl is None and not params
+    if (spec.target.startswith("_impl.") and size_arr is None and ttl is None and not params
             and keys.flags.c_contiguous):
         hits, nbytes = replay_fast(keys, {"lru": 0, "fifo": 1, "lfu": 2}[policy], slots)
         return ReplayResult(policy, capacity, n, hits, nbytes, n, hits)

@@ -19,8 +19,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..harness.errors import UserError
-from ..harness.specs import Choice, parse_choices
-from ._replay import POLICIES, POLICY_SPECS, make_engine, replay
+from ..harness.specs import Choice
+from ._replay import POLICY_SPECS, make_engine, replay
 
 
 # a policy with parameters (kept under its old name: results and tests use it)
@@ -30,8 +30,7 @@ PolicyChoice = Choice
 def parse_policies(spec: str | Sequence[str]) -> list[PolicyChoice]:
     """``"lru,arc,s3fifo:small_ratio=0.2"`` -> policy choices; ``all`` means every
     policy. Parameters follow the name, each after a colon. Bad names raise UserError."""
-    known = {name: tuple(POLICY_SPECS[name].params) for name in POLICIES}
-    out = parse_choices(spec, known, "policy", everything=POLICIES)
+    out = POLICY_SPECS.parse(spec)
     for choice in out:
         try:
             make_engine(choice.name, 10, **choice.params)   # check values before any replay
@@ -288,3 +287,117 @@ def hit_ratio_table(df, fmt: str = "table", value: str = "hit_ratio",
     headers = ["policy"] + [f"{labels[s]} ({s:,} {short})" if labels.get(s) else f"{s:,} {short}"
                             for s in sizes]
     return format_table(headers, rows, fmt, ["l"] + ["r"] * len(sizes))
+
+
+def run(*, trace: str | None = None, trace_format: str | None = None, read_options: Sequence[str] = (),
+        workload: str | None = None, policy: str = "all", size: str = "0.1%,1%,10%",
+        grid: int | None = None, use_bytes: bool = False, ttl: int | None = None, jobs: int | None = None,
+        seed: int = 0, plot: str | None = None, output: str | None = None, fmt: str = "table",
+        progress: Callable[[str], None] | None = None, note: Callable[[str], None] | None = None):
+    """``tradeoff simulate cache``: the options as the user typed them -> an
+    :class:`~tradeoff.harness.outputs.Outcome` (the hit-ratio table's lines, the files
+    written, the sweep's DataFrame). Outputs are checked before any replay; the results
+    file and the plot are written both or neither. Bad input raises UserError."""
+    from pathlib import Path
+
+    from ..harness.outputs import Outcome, Outputs
+    from ..harness.run import default_output
+    from ..traces import parse_read_options, read
+
+    note = note or (lambda line: None)
+    if (trace is None) == (workload is None):
+        raise UserError("give either --trace FILE or --workload SPEC")
+    policies = parse_policies(policy)
+    out = Outputs(output or default_output("simulate-cache"), plot)    # before any work
+    sizes_arr = times = None
+    if trace:
+        tr = read(trace, format=trace_format, **parse_read_options(read_options))
+        keys, name = tr.keys, Path(trace).name
+        if use_bytes:
+            if tr.sizes is None:
+                raise UserError(f"{trace}: the trace has no object sizes (--bytes needs them)")
+            sizes_arr = tr.sizes
+        if ttl is not None:
+            if tr.times is None:
+                raise UserError(f"{trace}: the trace has no timestamps (--ttl needs them)")
+            times = tr.times
+    else:
+        if use_bytes or ttl is not None:
+            raise UserError("--bytes and --ttl need a trace with sizes and times (--trace)")
+        keys, name = parse_workload(workload, seed), workload
+    if len(keys) == 0:
+        raise UserError(f"{name}: the trace is empty")
+    sp = plan_sizes(keys, size, grid=grid, object_sizes=sizes_arr)
+    if sp.note:
+        note(f"note: {sp.note}")
+    shown = None
+    if progress:
+        progress(f"{name}: {len(keys):,} requests, {sp.distinct:,} distinct keys; "
+                 f"{len(policies)} policies x {len(sp.sizes)} sizes")
+
+        def shown(done, total, row):
+            progress(f"[{done}/{total}] {row['policy']} @ {row['size']:,}: hit ratio "
+                     f"{100 * row['hit_ratio']:.2f}% ({row['seconds']:.2f} s)")
+    df = sweep(keys, policies, sp.sizes, sizes_arr=sizes_arr, times=times, ttl=ttl, jobs=jobs, progress=shown)
+    config = {"distinct": sp.distinct, **({"ttl": ttl} if ttl is not None else {}),
+              **({"workload_seed": seed} if workload else {})}
+    with out.writing() as tmp:
+        write_results(df, tmp.results, trace=name, extra={"tradeoff_distinct": sp.distinct},
+                      config=config, byte_sizes=use_bytes)
+        if tmp.plot:
+            plot_curves(df, tmp.plot, title=name, y="byte_miss_ratio" if use_bytes else "miss_ratio")
+    what = "byte hit ratio" if use_bytes else "hit ratio"
+    pct_of = "of the bytes of the distinct objects" if use_bytes else f"of the {sp.distinct:,} distinct keys"
+    header = (f"{what} (%) by cache size in {sp.unit}"
+              + (f" (a percentage is {pct_of})" if any(sp.labels.values()) else "")
+              + "; * = best online policy at that size")
+    table = hit_ratio_table(df.assign(hit_ratio=1 - df.byte_miss_ratio) if use_bytes else df, fmt,
+                            labels=sp.labels, unit=sp.unit)
+    return Outcome([header, table], out.written, df)
+
+
+def run_mrc(*, trace: str, trace_format: str | None = None, read_options: Sequence[str] = (),
+            sample: float | None = None, plot: str | None = None, output: str | None = None,
+            note: Callable[[str], None] | None = None):
+    """``tradeoff mrc``: the exact LRU miss-ratio curve of a trace (or its SHARDS
+    estimate) -> an Outcome: a summary line and a table of a dozen sizes; the whole
+    curve as CSV in ``output``, drawn in ``plot`` (both or neither)."""
+    from pathlib import Path
+
+    from ..harness.outputs import Outcome, Outputs
+    from ..harness.report import format_table
+    from ..traces import parse_read_options, read
+    from .curves import MIN_SAMPLED_KEYS, mrc
+
+    note = note or (lambda line: None)
+    out = Outputs(output, plot)            # before the work: a bad path fails at once
+    tr = read(trace, format=trace_format, **parse_read_options(read_options))
+    name = Path(trace).name
+    try:
+        curve = mrc(tr.keys, sample=sample)
+    except ValueError as exc:
+        raise UserError(f"{name}: {exc}") from None
+    a = curve.attrs
+    approx = "" if sample is None else "about "
+    line = f"{name}: {a.get('requests', len(tr.keys)):,} requests, {approx}{a.get('distinct', 0):,} distinct keys"
+    if sample is not None:
+        err = a.get("error_estimate")
+        line += (f"; SHARDS sample at rate {format_rate(sample)}: {a.get('sampled_distinct', 0):,} keys, "
+                 f"{a.get('sampled_requests', 0):,} requests"
+                 + (f", estimated error {100 * err:.2f} points" if err is not None and err == err else ""))
+        if a.get("sampled_distinct", 0) < 10 * MIN_SAMPLED_KEYS:
+            note(f"note: only {a.get('sampled_distinct', 0):,} keys were sampled: expect an error of "
+                 f"several points; a rate that samples {10 * MIN_SAMPLED_KEYS:,} or more is steadier")
+    with out.writing() as tmp:
+        if tmp.results:
+            tmp.results.write_text(curve.to_csv(index=False), encoding="utf-8")
+        if tmp.plot:
+            plot_curves(curve.assign(policy="lru"), tmp.plot, title=f"{name}: LRU miss-ratio curve",
+                        sampled=sample)
+    sizes = curve["size"].to_numpy()
+    picks = np.unique(np.geomspace(sizes[0], sizes[-1], num=min(12, len(sizes))).round().astype(np.int64))
+    rows = curve.set_index("size").reindex(picks, method="nearest")
+    table = format_table(["size (objects)", "miss ratio"],
+                         [[f"{s:,}", f"{100 * m:.2f}%"] for s, m in zip(rows.index, rows["miss_ratio"])],
+                         "table", ["r", "r"])
+    return Outcome([line, table], out.written, curve)

@@ -25,7 +25,7 @@ from typing import Iterator, Optional
 
 from .errors import UserError
 
-__all__ = ["PLOT_SUFFIXES", "Outputs", "check_plot", "check_writable"]
+__all__ = ["PLOT_SUFFIXES", "Outcome", "Outputs", "check_plot", "check_writable", "silent"]
 
 PLOT_SUFFIXES = (".png", ".svg")
 
@@ -116,3 +116,22 @@ class Outputs:
             for tmp in made.values():
                 if tmp.exists():
                     tmp.unlink()
+
+
+@dataclass
+class Outcome:
+    """What an area's experiment entry point (``tradeoff.cache.simulate.run``,
+    ``tradeoff.ring.experiment.run``, ...) hands back: the lines the command prints on
+    stdout (header, table, advice), the files it wrote, and its data (a DataFrame or the
+    simulation results) for a caller in Python."""
+    lines: list
+    written: list
+    data: object = None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def silent(line: str) -> None:
+    """A progress or note callback that shows nothing."""

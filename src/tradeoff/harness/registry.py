@@ -173,6 +173,16 @@ def builtin_suites() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(suites.__path__) if not m.name.startswith("_"))
 
 
+def suite_summary(name: str) -> tuple[int, str]:
+    """``(cases, the first paragraph of its docstring, whole)`` of a built-in suite, for
+    ``tradeoff list``."""
+    import sys
+
+    n = sum(len(s.cases()) for s in collect(name))
+    doc = sys.modules[f"tradeoff.suites.{name}"].__doc__ or ""
+    return n, " ".join(doc.strip().split("\n\n")[0].split())
+
+
 def _is_path(ref: str) -> bool:
     return ref.endswith(".py") or "/" in ref or "\\" in ref or Path(ref).is_file()
 

@@ -45,7 +45,7 @@ from typing import Any, Optional, Sequence
 from .errors import UserError
 
 __all__ = ["render", "render_html", "render_path", "format_time", "format_table", "header_lines",
-           "FORMATS"]
+           "format_for_path", "FORMATS", "SUFFIX_FORMATS"]
 
 FORMATS = ("table", "markdown", "csv", "html")
 
@@ -532,6 +532,25 @@ def render_html(df, title: str = "tradeoff results") -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+#: the report format each output suffix asks for (``tradeoff report -o FILE``)
+SUFFIX_FORMATS = {".txt": "table", ".text": "table", ".md": "markdown", ".markdown": "markdown",
+                  ".csv": "csv", ".html": "html", ".htm": "html"}
+
+
+def format_for_path(path: str | os.PathLike) -> str:
+    """The format a report file's name asks for; an unknown suffix is a UserError rather
+    than a text table in, say, ``x.pdf``.
+
+    >>> format_for_path("perf.md"), format_for_path("r.HTML")
+    ('markdown', 'html')
+    """
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in SUFFIX_FORMATS:
+        raise UserError(f"cannot tell the report format from {os.fspath(path)!r}: name it .txt, .md, .csv "
+                        f"or .html, or give --format")
+    return SUFFIX_FORMATS[ext]
 
 
 def render_path(path: str | os.PathLike, fmt: str = "table") -> str:

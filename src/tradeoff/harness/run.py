@@ -13,7 +13,6 @@ succeeded, it stops after that round with the same kind of error. Nothing is wri
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
@@ -24,13 +23,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 from . import results
 from .errors import NOTE_MARK, Skip, UserError
 from .outputs import check_writable
 from .registry import Case, collect, expand, parse_param_overrides, suite_name
-from .worker import ERROR_MARK, SKIP_EXIT, SKIP_MARK
+from .worker import ERROR_MARK, SKIP_MARK
 
 MODES = ("fast", "default", "rigorous")
 
@@ -237,8 +236,6 @@ def time_case(opts: RunOptions, case: Case, workdir: str, how: Plan | None = Non
 
 def scenario_case(case: Case, seed: int):
     """Compute a scenario's metrics in-process; return a one-value pyperf Benchmark."""
-    import pyperf
-
     t0 = time.perf_counter()
     metrics = case.call(seed)
     elapsed = time.perf_counter() - t0

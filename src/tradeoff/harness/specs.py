@@ -83,3 +83,37 @@ def parse_choices(spec: str | Sequence[str], known: Mapping[str, Sequence[str]],
     if not out:
         raise UserError(f"no {kind} given")
     return out
+
+
+def parse_count(text, what: str) -> int:
+    """``"1e6"``, ``"1_000_000"`` or ``"1000000"`` -> 1000000; anything but a whole
+    number >= 1 is a UserError naming ``what`` (the option).
+
+    >>> parse_count("1e6", "--keys"), parse_count("2_000", "--ops")
+    (1000000, 2000)
+    """
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        try:
+            value = float(str(text).replace("_", ""))
+        except ValueError:
+            raise UserError(f"{what} must be a count such as 1000000 or 1e6, got {text!r}") from None
+    if value != value or value < 1 or value != int(value):
+        raise UserError(f"{what} must be a whole number >= 1, got {text!r}")
+    return int(value)
+
+
+def parse_settings(spec: str, allowed: Mapping[str, str], what: str) -> dict:
+    """``"interval=2s,rise=2"`` -> ``{"interval": "2s", "rise": "2"}`` with each name
+    mapped through ``allowed`` (spelling -> keyword); anything else is a UserError naming
+    ``what`` and the names it takes. Values stay text, for the caller to convert."""
+    out = {}
+    for pair in filter(None, (p.strip() for p in spec.split(","))):
+        key, eq, val = pair.partition("=")
+        key = key.strip()
+        if not eq or key not in allowed:
+            raise UserError(f"bad {what} setting {pair!r}: write name=value with name one of "
+                            f"{', '.join(dict.fromkeys(allowed))}")
+        out[allowed[key]] = val.strip()
+    return out

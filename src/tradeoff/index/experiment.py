@@ -29,9 +29,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..harness.catalogue import Catalogue, Entry
 from ..harness.errors import UserError
 
-KINDS = ["btree", "hash", "sorted", "scan"]
 OPS = ("read", "range", "write")
 
 
@@ -153,7 +153,14 @@ class _Heap:
         return self.a.nbytes
 
 
-_MAKERS = {"btree": _Btree, "hash": _Hash, "sorted": _Sorted, "scan": _Heap}
+#: the index kinds a query mix is timed on: the index area's catalogue
+KINDS = Catalogue("index kind", [
+    Entry("btree", "experiment._Btree", summary="the B+tree (Int64BTree): ordered, O(log n) for everything",
+          peer="BTrees"),
+    Entry("hash", "experiment._Hash", summary="the hash index over a column: O(1) equality; a range scans"),
+    Entry("sorted", "experiment._Sorted", summary="a sorted numpy array: binary search; a write copies it"),
+    Entry("scan", "experiment._Heap", summary="no index: every read and range scans the rows"),
+], package="tradeoff.index")
 # operations that cost O(n) per call are timed on fewer samples
 _SLOW = {("hash", "range"), ("sorted", "write"), ("scan", "read"), ("scan", "range"), ("scan", "write")}
 
@@ -180,16 +187,14 @@ def _time_ops(fn: Callable, args: Sequence) -> float:
 
 
 def compare(mix: dict[str, float], *, keys: int = 1_000_000, ops: int = 100_000, range_size: int = 100,
-            kinds: Sequence[str] = KINDS, seed: int = 0,
+            kinds: Sequence[str] = ("btree", "hash", "sorted", "scan"), seed: int = 0,
             progress: Callable[[str], None] | None = None):
     """Time each kind of index on the same keys and weight the times by ``mix``;
     one row per kind: build seconds, ns per read / range / write, ns per
     operation of the mix, memory, and ``best`` for the lowest mix cost."""
     import pandas as pd
 
-    for k in kinds:
-        if k not in _MAKERS:
-            raise UserError(f"unknown index kind {k!r}: choose from {', '.join(KINDS)}")
+    kinds = [c.name for c in KINDS.parse(list(kinds))]
     if keys < 2:
         raise UserError(f"--keys must be at least 2, got {keys}")
     if not 1 <= range_size <= keys:
@@ -204,7 +209,7 @@ def compare(mix: dict[str, float], *, keys: int = 1_000_000, ops: int = 100_000,
             progress(f"[{i + 1}/{len(kinds)}] {kind}: build over {keys:,} keys, then "
                      + ", ".join(f"{n:,} {op}s" for op, n in n_ops.items() if n))
         t0 = time.perf_counter()
-        ix = _MAKERS[kind](data)
+        ix = KINDS.cls(kind)(data)
         build = time.perf_counter() - t0
         row = {"kind": kind, "keys": keys, "build_s": build, "memory_bytes": ix.nbytes()}
         cost = 0.0
@@ -251,7 +256,7 @@ def advice(df, mix: dict[str, float], range_size: int) -> str:
         why = (f"{worst}s cost {_ns(other[f'{worst}_ns'])} each against {_ns(best[f'{worst}_ns'])}"
                f" ({100 * mix[worst]:.0f}% of the mix)")
         if worst == "range" and other["kind"] == "hash":
-            why += f": a hash index cannot serve a range, it scans every key"
+            why += ": a hash index cannot serve a range, it scans every key"
         if worst == "write" and other["kind"] == "sorted":
             why += ": every write copies the whole array (np.insert and np.delete build a new one)"
         extra = f"; it is faster at {' and '.join(op + 's' for op in faster)}" if faster else ""
@@ -299,3 +304,27 @@ def table(df, fmt: str = "table") -> str:
                      _ns(r["range_ns"]), _ns(r["write_ns"]), _ns(r["mix_ns"]),
                      f"{r['memory_bytes'] / 2 ** 20:.1f} MiB"])
     return format_table(headers, rows, fmt, align=["l"] + ["r"] * (len(headers) - 1))
+
+
+def run(*, mix: str = "read:80,range:15,write:5", keys="1e6", ops="1e5", range_size: int = 100,
+        kinds: str = "btree,hash,sorted,scan", seed: int = 0, output: str | None = None,
+        fmt: str = "table", progress: Callable[[str], None] | None = None):
+    """``tradeoff simulate index``: the options as typed -> an
+    :class:`~tradeoff.harness.outputs.Outcome` (header, table, the choice and why; the
+    results file; the DataFrame). The output is checked first; bad input is a UserError."""
+    from ..harness.outputs import Outcome, Outputs
+    from ..harness.run import default_output
+    from ..harness.specs import parse_count
+
+    shares = parse_mix(mix)
+    n_keys = parse_count(keys, "--keys")
+    n_ops = parse_count(ops, "--ops")
+    kind_list = [c.name for c in KINDS.parse(kinds)]
+    out = Outputs(output or default_output("simulate-index"))
+    df = compare(shares, keys=n_keys, ops=n_ops, range_size=range_size, kinds=kind_list, seed=seed,
+                 progress=progress)
+    with out.writing() as tmp:
+        write_results(df, tmp.results, mix=shares, range_size=range_size, ops=n_ops, seed=seed)
+    header = (f"{n_keys:,} int64 keys; mix {mix_label(shares)}; a range returns {range_size:,} keys; "
+              f"writes insert a random new key, then delete it; time per operation, * = lowest for the mix")
+    return Outcome([header, table(df, fmt), "", advice(df, shares, range_size)], out.written, df)

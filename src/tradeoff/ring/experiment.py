@@ -14,21 +14,27 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..harness.errors import UserError
-from ..harness.specs import Choice, parse_choices
+from ..harness.catalogue import Catalogue, Choice, Entry
 
-# name -> (module, class, the parameters the command line may set, fixed keyword arguments)
-PARTITIONERS: dict[str, tuple[str, str, tuple[str, ...], dict]] = {
-    "modn": ("_simple", "ModN", (), {}),
-    "range": ("_simple", "RangePartitioner", (), {}),
-    "ring": ("_hashring", "HashRing", ("vnodes", "hash", "load_factor"), {}),
-    "ketama": ("_hashring", "HashRing", (), {"compat": "ketama"}),
-    "jump": ("_jump", "JumpHash", (), {}),
-    "rendezvous": ("_rendezvous", "Rendezvous", (), {}),
-    "maglev": ("_maglev", "Maglev", ("table_size",), {}),
-    "multiprobe": ("_multiprobe", "MultiProbe", ("probes",), {}),
-}
-ALIASES = {"mod": "modn", "mod-n": "modn", "hashring": "ring", "consistent": "ring", "hrw": "rendezvous",
-           "multi-probe": "multiprobe", "jumphash": "jump"}
+#: every partitioner the experiments know: the ring area's catalogue (defaults None: the class's own)
+PARTITIONERS = Catalogue("partitioner", [
+    Entry("modn", "_simple.ModN", summary="hash mod N: even, but almost every key moves on a change",
+          aliases=("mod", "mod-n")),
+    Entry("range", "_simple.RangePartitioner", summary="equal ranges of the 64-bit hash space"),
+    Entry("ring", "_hashring.HashRing", {"vnodes": 160, "hash": None, "load_factor": None},
+          summary="consistent-hash ring with virtual nodes (Karger et al., STOC 1997); bounded loads",
+          peer="uhashring", aliases=("hashring", "consistent")),
+    Entry("ketama", "_hashring.HashRing", fixed={"compat": "ketama"}, peer="uhashring-ketama",
+          summary="the ring as libketama builds it (MD5, 160 points per node)"),
+    Entry("jump", "_jump.JumpHash", summary="jump consistent hash (Lamping and Veach, 2014)",
+          peer="jump-consistent-hash", aliases=("jumphash",)),
+    Entry("rendezvous", "_rendezvous.Rendezvous", summary="highest random weight (Thaler and Ravishankar, 1998)",
+          aliases=("hrw",)),
+    Entry("maglev", "_maglev.Maglev", {"table_size": 65537},
+          summary="Maglev lookup table (Eisenbud et al., NSDI 2016)"),
+    Entry("multiprobe", "_multiprobe.MultiProbe", {"probes": 21},
+          summary="multi-probe consistent hashing (Appleton and O'Reilly, 2015)", aliases=("multi-probe",)),
+], package="tradeoff.ring")
 
 
 def node_names(n: int, start: int = 0) -> list[str]:
@@ -46,8 +52,7 @@ def even_boundaries(n: int) -> list[int]:
 def parse_partitioners(spec: str | Sequence[str]) -> list[Choice]:
     """``"jump,ring:vnodes=100,maglev"`` -> choices; bad names, parameters or
     values raise UserError (values are checked by building a small instance)."""
-    known = {name: entry[2] for name, entry in PARTITIONERS.items()}
-    out = parse_choices(spec, known, "partitioner", aliases=ALIASES, everything=list(PARTITIONERS))
+    out = PARTITIONERS.parse(spec)
     for choice in out:
         make(choice, 3)
     return out
@@ -55,21 +60,11 @@ def parse_partitioners(spec: str | Sequence[str]) -> list[Choice]:
 
 def make(choice: Choice | str, nodes: int | Sequence[str]):
     """Build the partitioner ``choice`` over ``nodes`` (a count or names)."""
-    import importlib
-
-    if isinstance(choice, str):
-        choice = parse_choices(choice, {k: v[2] for k, v in PARTITIONERS.items()}, "partitioner",
-                               aliases=ALIASES)[0]
-    module, cls, _, fixed = PARTITIONERS[choice.name]
-    klass = getattr(importlib.import_module(f"tradeoff.ring.{module}"), cls)
+    choice = PARTITIONERS.choice(choice)
     names = node_names(nodes) if isinstance(nodes, int) else list(nodes)
-    kwargs = {**fixed, **choice.params}
-    try:
-        if choice.name == "range":
-            return klass(names, even_boundaries(len(names)))
-        return klass(names, **kwargs)
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise UserError(f"partitioner {choice.label}: {exc}") from None
+    if choice.name == "range":
+        return PARTITIONERS.build(choice, names, even_boundaries(len(names)))
+    return PARTITIONERS.build(choice, names)
 
 
 def make_keys(n: int, key_type: str = "int", seed: int = 0):
@@ -195,3 +190,26 @@ def _bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
+
+
+def run(*, partitioner: str = "all", nodes: int = 100, keys="1e6", add: int | None = None,
+        remove: int | None = None, key_type: str = "int", seed: int = 0, output: str | None = None,
+        fmt: str = "table", progress: Callable[[str], None] | None = None):
+    """``tradeoff simulate ring``: the options as typed -> an
+    :class:`~tradeoff.harness.outputs.Outcome` (a header line and the table, the results
+    file, the DataFrame). The output is checked before any work; bad input is a UserError."""
+    from ..harness.outputs import Outcome, Outputs
+    from ..harness.run import default_output
+    from ..harness.specs import parse_count
+
+    n_keys = parse_count(keys, "--keys")
+    choices = parse_partitioners(partitioner)
+    out = Outputs(output or default_output("simulate-ring"))
+    df = compare(choices, nodes=nodes, keys=n_keys, add=add or 0, remove=remove or 0,
+                 key_type=key_type, seed=seed, progress=progress)
+    with out.writing() as tmp:
+        write_results(df, tmp.results, key_type=key_type, seed=seed)
+    change = (f", then {'+' + str(add) if add else '-' + str(remove)} node(s); expected = the share of "
+              f"keys a perfectly balanced partitioner moves (an average, not a lower bound)"
+              if (add or remove) else "")
+    return Outcome([f"{n_keys:,} {key_type} keys over {nodes} nodes{change}", table(df, fmt)], out.written, df)

@@ -91,7 +91,7 @@ __all__ = [
 # The oracleGeneral format lives in tradeoff.traces (one reader, one writer).
 from tradeoff.traces import ORACLE_GENERAL_DTYPE, next_access_vtime  # noqa: E402
 from tradeoff.traces import write_oracle_general as _write_oracle_general  # noqa: E402
-from tradeoff.traces._oracle import _keys_arg  # noqa: E402
+from tradeoff.traces import as_keys  # noqa: E402
 
 # import name -> pip name, for the Skip message.
 _PIP_NAMES = {
@@ -312,7 +312,7 @@ def libcachesim_replay(path_or_keys, capacity, policy: str = "lru", hashpower: i
     _cache_factory(capacity, policy, hashpower, f"libcachesim {policy} replay")  # fail before writing
     if np.asarray(path_or_keys).size == 0:
         return {"hits": 0, "misses": 0, "requests": 0, "miss_ratio": 0.0}
-    keys = _keys_arg(path_or_keys)
+    keys = as_keys(path_or_keys)
     with tempfile.TemporaryDirectory(prefix="tradeoff-lcs-") as tmpdir:
         path = Path(tmpdir) / "trace.oracleGeneral.bin"
         write_oracle_general(keys, path)

@@ -23,7 +23,13 @@ import math
 
 from tradeoff import benchmark, scenario
 
-POLICIES = ["rr", "wrr", "lc", "iphash", "random", "p2c", "lrt"]
+
+def _all() -> list[str]:
+    from tradeoff.balance.experiment import POLICIES as catalogue     # the balance catalogue
+    return catalogue.names
+
+
+POLICIES = _all()
 SERVERS = 10
 REQUESTS = 1_000_000
 LOOPS = 10_000

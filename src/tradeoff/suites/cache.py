@@ -32,7 +32,8 @@ from functools import lru_cache
 import numpy as np
 
 from tradeoff import benchmark, scenario
-from tradeoff.cache import FIFOCache, LFUCache, LRUCache, TTLCache, replay as _replay
+from tradeoff.harness.errors import Skip
+from tradeoff.cache import POLICY_SPECS, FIFOCache, LFUCache, LRUCache, TTLCache, replay as _replay
 from tradeoff.workloads import hotspot, scan, uniform, zipf
 from tradeoff.workloads._store import cached_file, cached_trace
 
@@ -136,7 +137,7 @@ def set_evict(policy, impl, maxsize):
 
 # ------------------------------------------------------------------- replay
 
-ALL_POLICIES = ["lru", "fifo", "lfu", "clock", "sieve", "s3fifo", "arc", "lirs", "wtinylfu", "belady"]
+ALL_POLICIES = POLICY_SPECS.names          # the cache catalogue: a new policy joins every case here
 # the scarab recommendation trace, as expected.json gives its reference figures
 SCARAB = "scarab-recs.trace.xz"
 SCARAB_CAPACITY = 100_000
@@ -194,10 +195,13 @@ def _trace_and_capacity(trace: str, seed: int):
 
 
 def _peer_replayer(trace: str, policy: str, seed: int):
+    if not POLICY_SPECS[policy].peer:        # a policy libCacheSim lacks: a notice, not a failure
+        raise Skip(f"{policy} has no libCacheSim counterpart")
     _peers.require("libcachesim", "libCacheSim replay")
+    peer = POLICY_SPECS[policy].peer
     if trace == "zipf":
-        return _peers.libcachesim_replayer(_oracle_file(seed), REPLAY_CAPACITY, policy, hashpower=20)
-    return _peers.libcachesim_replayer(_scarab_oracle_file(), SCARAB_CAPACITY, policy, hashpower=20)
+        return _peers.libcachesim_replayer(_oracle_file(seed), REPLAY_CAPACITY, peer, hashpower=20)
+    return _peers.libcachesim_replayer(_scarab_oracle_file(), SCARAB_CAPACITY, peer, hashpower=20)
 
 
 def _replay_callable(trace: str, policy: str, impl: str, seed: int):

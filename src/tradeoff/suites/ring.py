@@ -36,7 +36,13 @@ NODES = 100
 VNODES = 160
 KEYS = 1_000_000
 STR_KEYS = 10_000
-ALL = ["modn", "range", "ring", "ketama", "jump", "rendezvous", "maglev", "multiprobe"]
+
+def _all() -> list[str]:
+    from tradeoff.ring.experiment import PARTITIONERS      # the ring catalogue
+    return PARTITIONERS.names
+
+
+ALL = _all()
 
 
 def _ex():

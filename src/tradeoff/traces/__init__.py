@@ -32,7 +32,7 @@ message naming the file (and the line or byte offset at fault).
 ('oracle', 3, [1, 2, 1], [1, 1, 1])
 """
 from ._common import ORACLE_GENERAL_DTYPE, Trace, TraceError, stable_hash
-from ._oracle import next_access_vtime, write_oracle_general
+from ._oracle import as_keys, next_access_vtime, write_oracle_general
 from ._readers import FORMATS, read
 
 __all__ = [
@@ -44,4 +44,28 @@ __all__ = [
     "stable_hash",
     "next_access_vtime",
     "ORACLE_GENERAL_DTYPE",
+    "as_keys",
+    "parse_read_options",
 ]
+
+
+def parse_read_options(pairs) -> dict:
+    """``["key=1", "delimiter=;", "header=true"]`` (``-r`` on the command line) -> keyword
+    arguments for :func:`read`: whole numbers become int, true/false bool, the rest stays
+    text. A pair without ``=`` raises TraceError naming it.
+
+    >>> parse_read_options(["key=1", "header=false", "dtype=>i8"])
+    {'key': 1, 'header': False, 'dtype': '>i8'}
+    """
+    out = {}
+    for pair in pairs:
+        key, eq, val = pair.partition("=")
+        if not eq or not key:
+            raise TraceError(f"bad read option {pair!r}: write name=value")
+        if val.lstrip("-").isdigit():
+            out[key] = int(val)
+        elif val.lower() in ("true", "false"):
+            out[key] = val.lower() == "true"
+        else:
+            out[key] = val
+    return out

@@ -29,7 +29,9 @@ _CHUNK = 1 << 20  # requests per step: bounds every temporary buffer
 _U32_MAX = (1 << 32) - 1
 
 
-def _keys_arg(keys) -> np.ndarray:
+def as_keys(keys) -> np.ndarray:
+    """Object ids as a 1-D int64 array (any integer dtype or byte order); TraceError for
+    an empty, non-integer or multi-dimensional input."""
     arr = np.asarray(keys)
     if arr.ndim != 1:
         raise TraceError(f"keys must be a 1-D array of object ids, got shape {arr.shape}")
@@ -52,7 +54,7 @@ def next_access_vtime(keys) -> np.ndarray:
     >>> next_access_vtime([7, 8, 7, 7, 9]).tolist()
     [3, -1, 4, -1, -1]
     """
-    keys = _keys_arg(keys)
+    keys = as_keys(keys)
     n = keys.shape[0]
     out = np.full(n, -1, dtype=np.int64)
     if n < 2:
@@ -119,7 +121,7 @@ def write_oracle_general(path, keys, sizes=None, times=None, *, fsync: bool = Fa
     """
     path = Path(path)
     try:
-        keys = _keys_arg(keys)
+        keys = as_keys(keys)
         n = keys.shape[0]
         sizes = _u32_arg("sizes", sizes, n, 1)
         times = _u32_arg("times", times, n, 0)

@@ -1,0 +1,195 @@
+"""``tradeoff simulate cache|ring|balance|index`` and ``tradeoff mrc``: each command maps
+its options to its area's one entry point (``tradeoff.cache.simulate.run``,
+``tradeoff.ring.experiment.run``, ...) and shows the outcome. The choices in the help
+come from the areas' catalogues, read only when that help is shown."""
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from ._app import LazyHelp, cli, progress, show, to_stderr
+
+
+def _choices_help(module: str, name: str, what: str) -> str:
+    catalogue = getattr(importlib.import_module(module), name)
+    return f"{what}, with parameters after colons: {catalogue.help()}. 'all': every one."
+
+
+@cli.group()
+def simulate() -> None:
+    """Simulate a building block on a trace or a workload and compare its strategies."""
+
+
+@simulate.command("cache")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
+              help="A trace file (oracleGeneral, csv, text, binary or npy; compressed or not).")
+@click.option("--format", "trace_format", default=None, help="The trace's format (default: guessed).")
+@click.option("-r", "--read-option", "read_options", multiple=True, metavar="NAME=VALUE",
+              help="Passed to the trace reader, e.g. -r key=1 -r delimiter=';' or -r dtype='>i8'.")
+@click.option("--workload", default=None, metavar="SPEC",
+              help="A generated trace instead, e.g. zipf:alpha=0.9,objects=1e6,requests=1e7.")
+@click.option("--policy", "policy_spec", default="all", show_default=True, metavar="P1,P2", cls=LazyHelp,
+              lazy_help=lambda: _choices_help("tradeoff.cache", "POLICY_SPECS", "Policies"))
+@click.option("--size", "size_spec", default="0.1%,1%,10%", show_default=True, metavar="S1,S2",
+              help="Cache sizes: objects (bytes with --bytes), or percentages of the distinct keys.")
+@click.option("--grid", type=click.IntRange(min=2, max=200), default=None, metavar="N",
+              help="Instead of --size: N sizes spaced evenly on a log scale from 0.1% to 100% (a curve).")
+@click.option("--bytes", "use_bytes", is_flag=True,
+              help="Use the trace's object sizes: sizes count bytes, and byte miss ratios are reported.")
+@click.option("--ttl", type=click.IntRange(min=1), default=None,
+              help="Expire objects this long after insertion, in the unit of the trace's times.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Processes (default: the cores).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of a generated workload.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Draw miss ratio against size (.png or .svg).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Results file (default: results/simulate-cache-DATE-TIME.json).")
+@click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def simulate_cache(trace_path, trace_format, read_options, workload, policy_spec, size_spec, grid, use_bytes,
+                   ttl, jobs, seed, plot, output, fmt, quiet) -> None:
+    """Replay a trace through eviction policies at several sizes; print hit ratios.
+
+    \b
+    tradeoff simulate cache --workload zipf:alpha=0.9,objects=1e5,requests=1e6
+    tradeoff simulate cache --trace multi1.trace.gz --policy lru,arc,lirs --size 500,1000
+    tradeoff simulate cache --trace multi1.trace.gz --grid 20 --plot curves.png
+    tradeoff simulate cache --trace t.oracleGeneral.bin --bytes --size 1%,10%
+    """
+    from ..cache.simulate import run
+
+    show(run(trace=trace_path, trace_format=trace_format, read_options=read_options, workload=workload,
+             policy=policy_spec, size=size_spec, grid=grid, use_bytes=use_bytes, ttl=ttl, jobs=jobs, seed=seed,
+             plot=plot, output=output, fmt=fmt, progress=progress(quiet), note=to_stderr))
+
+
+@simulate.command("ring")
+@click.option("--partitioner", "spec", default="all", show_default=True, metavar="P1,P2", cls=LazyHelp,
+              lazy_help=lambda: _choices_help("tradeoff.ring.experiment", "PARTITIONERS", "Partitioners"))
+@click.option("--nodes", type=click.IntRange(min=1), default=100, show_default=True, help="Nodes to start with.")
+@click.option("--keys", "n_keys", default="1e6", show_default=True, metavar="N", help="How many distinct keys.")
+@click.option("--add", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Then add K nodes and measure the keys that move.")
+@click.option("--remove", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Then remove the last K nodes and measure the keys that move.")
+@click.option("--key-type", type=click.Choice(["int", "str"]), default="int", show_default=True,
+              help="Random 64-bit integers, or strings key:0, key:1, ...")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random keys.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Results file (default: results/simulate-ring-DATE-TIME.json).")
+@click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def simulate_ring(spec, nodes, n_keys, add, remove, key_type, seed, output, fmt, quiet) -> None:
+    """Spread keys over nodes with several partitioners; print balance, movement and speed.
+
+    \b
+    tradeoff simulate ring --partitioner jump,ring:vnodes=100,maglev --nodes 100 --keys 1e6 --add 1
+    tradeoff simulate ring --partitioner ring:vnodes=1,ring:vnodes=10,ring:vnodes=100,ring:vnodes=1000
+    tradeoff simulate ring --partitioner all --nodes 10 --remove 1 --key-type str
+    """
+    from ..ring.experiment import run
+
+    show(run(partitioner=spec, nodes=nodes, keys=n_keys, add=add, remove=remove, key_type=key_type, seed=seed,
+             output=output, fmt=fmt, progress=progress(quiet)))
+
+
+@simulate.command("balance")
+@click.option("--policy", "spec", default="rr,lc,p2c,random", show_default=True, metavar="P1,P2", cls=LazyHelp,
+              lazy_help=lambda: _choices_help("tradeoff.balance.experiment", "POLICIES", "Policies"))
+@click.option("--servers", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--load", type=float, default=0.9, show_default=True,
+              help="Offered load: arrival rate over total service capacity (>= 1 runs, and warns).")
+@click.option("--service", default="exp", show_default=True, metavar="SPEC",
+              help="Service times: exp, const, bimodal:p=0.1,ratio=10, lognormal:sigma=1.5, "
+                   "pareto:alpha=2.5, file:PATH.")
+@click.option("--arrivals", default="poisson", show_default=True, metavar="SPEC",
+              help="poisson, onoff:on=1s,off=1s, batch:size=10 or trace:PATH (arrival times in seconds).")
+@click.option("--requests", "n_requests", default="1e6", show_default=True, metavar="N")
+@click.option("--discipline", type=click.Choice(["fcfs", "ps"]), default="fcfs", show_default=True,
+              help="First come first served, or processor sharing.")
+@click.option("--speeds", default=None, metavar="V1,V2,...",
+              help="Server speeds (default all 1); policies get them as weights.")
+@click.option("--mean-service", default="10ms", show_default=True, metavar="DURATION",
+              help="The mean service time: ties latencies (in its units) to the seconds of failures and checks.")
+@click.option("--fail", "fail_spec", default=None, metavar="S@T1-T2,...",
+              help="Server S is down from T1 to T2, e.g. 3@10s-40s (units us, ms, s, m, h; default s).")
+@click.option("--health", "health_spec", default=None, metavar="interval=2s,rise=2,fall=3,timeout=1s",
+              help="Active health checks (HAProxy's rise and fall). 'on' for the defaults.")
+@click.option("--eject", "eject_spec", default=None, metavar="errors=5,time=30s,max=10",
+              help="Passive ejection after consecutive errors (Envoy style). 'on' for the defaults.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Draw the latency CDFs (.png or .svg).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Results file (default: results/simulate-balance-DATE-TIME.json).")
+@click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def simulate_balance(spec, servers, load, service, arrivals, n_requests, discipline, speeds, mean_service,
+                     fail_spec, health_spec, eject_spec, seed, plot, output, fmt, quiet) -> None:
+    """Simulate requests through balancing policies; print tail latencies.
+
+    Latencies are in units of the mean service time. Every policy sees the
+    same arrivals and service times.
+
+    \b
+    tradeoff simulate balance --policy rr,lc,p2c,random --servers 10 --load 0.9
+    tradeoff simulate balance --service lognormal:sigma=1.5 --plot cdf.png
+    tradeoff simulate balance --fail 3@10s-40s --health interval=2s,rise=2,fall=3 --eject on
+    """
+    from ..balance.experiment import run
+
+    show(run(policy=spec, servers=servers, load=load, service=service, arrivals=arrivals, requests=n_requests,
+             discipline=discipline, speeds=speeds, mean_service=mean_service, fail=fail_spec, health=health_spec,
+             eject=eject_spec, seed=seed, plot=plot, output=output, fmt=fmt, progress=progress(quiet),
+             note=to_stderr))
+
+
+@simulate.command("index")
+@click.option("--mix", "mix_spec", default="read:80,range:15,write:5", show_default=True, metavar="OP:W,...",
+              help="The query mix: weights of read (point lookups), range (scans) and write (insert/delete).")
+@click.option("--keys", "n_keys", default="1e6", show_default=True, metavar="N", help="Keys in the index.")
+@click.option("--ops", "n_ops", default="1e5", show_default=True, metavar="N",
+              help="Operations the mix stands for (O(n) ones are timed on a sample).")
+@click.option("--range-size", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Keys a range query returns.")
+@click.option("--kinds", default="btree,hash,sorted,scan", show_default=True, metavar="K1,K2", cls=LazyHelp,
+              lazy_help=lambda: _choices_help("tradeoff.index.experiment", "KINDS", "Index kinds"))
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Results file (default: results/simulate-index-DATE-TIME.json).")
+@click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def simulate_index(mix_spec, n_keys, n_ops, range_size, kinds, seed, output, fmt, quiet) -> None:
+    """Time index kinds on a query mix; print which to choose and why.
+
+    \b
+    tradeoff simulate index --mix read:80,range:15,write:5 --keys 1e6
+    tradeoff simulate index --mix read:100 --kinds btree,hash
+    tradeoff simulate index --mix range:50,write:50 --range-size 1000
+    """
+    from ..index.experiment import run
+
+    show(run(mix=mix_spec, keys=n_keys, ops=n_ops, range_size=range_size, kinds=kinds, seed=seed, output=output,
+             fmt=fmt, progress=progress(quiet)))
+
+
+@cli.command("mrc")
+@click.argument("trace_path", metavar="TRACE", type=click.Path(dir_okay=False))
+@click.option("--format", "trace_format", default=None, help="The trace's format (default: guessed).")
+@click.option("-r", "--read-option", "read_options", multiple=True, metavar="NAME=VALUE",
+              help="Passed to the trace reader, e.g. -r dtype='>i8'.")
+@click.option("--sample", type=click.FloatRange(min=0, max=1, min_open=True), default=None, metavar="RATE",
+              help="SHARDS spatial sampling at this rate (e.g. 0.01) instead of the exact curve.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Draw the curve (.png or .svg).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the whole curve (size, miss_ratio, ...) as CSV.")
+def mrc_cmd(trace_path, trace_format, read_options, sample, plot, output) -> None:
+    """The LRU miss-ratio curve of TRACE at every cache size, in one pass.
+
+    Exact by default (stack distances, O(N log M)); with --sample, SHARDS
+    sampling estimates it and reports the rate and an error estimate.
+    """
+    from ..cache.simulate import run_mrc
+
+    show(run_mrc(trace=trace_path, trace_format=trace_format, read_options=read_options, sample=sample,
+                 plot=plot, output=output, note=to_stderr))

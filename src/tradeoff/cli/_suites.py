@@ -1,0 +1,139 @@
+"""``tradeoff list``, ``run``, ``report`` and ``compare``: suites, results files, the gate."""
+from __future__ import annotations
+
+import click
+
+from ._app import EXIT_INTERRUPTED, EXIT_REGRESSION, cli, write_or_print
+
+
+@cli.command("list")
+@click.argument("suite", required=False)
+@click.option("-k", "patterns", multiple=True, metavar="PATTERN",
+              help="Only cases whose name contains PATTERN (or matches it as a glob).")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=V1,V2",
+              help="Override a param's values.")
+def list_cmd(suite: str | None, patterns: tuple[str, ...], params: tuple[str, ...]) -> None:
+    """List the built-in suites, or the cases of SUITE (a name or a .py file)."""
+    from ..harness import registry
+
+    if suite is None:
+        import shutil
+        import textwrap
+
+        width = max(60, shutil.get_terminal_size((100, 24)).columns)
+        for name in registry.builtin_suites():
+            n, summary = registry.suite_summary(name)
+            head = f"{name:<12} {n:>4} cases  "
+            click.echo(textwrap.fill(summary, width=width - 1, initial_indent=head,
+                                     subsequent_indent=" " * len(head)) if summary else head.rstrip())
+        return
+    from ..harness.run import RunOptions, select
+
+    for case in select(RunOptions(suite=suite, patterns=list(patterns), params=list(params))):
+        click.echo(f"{case.kind:<9} {case.name}")
+
+
+@cli.command()
+@click.argument("suite")
+@click.option("-k", "patterns", multiple=True, metavar="PATTERN",
+              help="Only cases whose name contains PATTERN (a glob if it has * ? or [). Repeatable.")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=V1,V2",
+              help="Override the values of a param, e.g. -p maxsize=1000,10000. Repeatable.")
+@click.option("--fast", "mode", flag_value="fast",
+              help="pyperf --fast: max(N/2, 3) processes of 2 values each; rough numbers quickly.")
+@click.option("--rigorous", "mode", flag_value="rigorous", help="pyperf --rigorous: 2N processes; more precise.")
+@click.option("--min-time", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="pyperf --min-time: the least time one value may take (default 0.1).")
+@click.option("--processes", type=click.IntRange(min=1), default=None,
+              help="pyperf worker processes per benchmark (before --fast/--rigorous scaling).")
+@click.option("--values", type=click.IntRange(min=1), default=None, help="Values per worker process.")
+@click.option("--rounds", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Spread each timed case's processes over this many passes through the suite, "
+                   "so that a burst of load lands in some of them, not all.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed passed to seeded benchmarks and scenarios.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Results file (default: results/SUITE-DATE-TIME.json).")
+@click.option("--list", "list_only", is_flag=True, help="Show the cases that would run, and stop.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "none"]), default="table",
+              show_default=True, help="The report printed at the end.")
+def run(suite, patterns, params, mode, min_time, processes, values, rounds, seed, output, list_only,
+        quiet, fmt) -> int:
+    """Run SUITE (a built-in name such as cache, or a path to a .py file).
+
+    Timed benchmarks run in pyperf worker processes; scenarios compute their
+    metrics once. Progress goes to stderr, the report to stdout, the results to
+    one JSON file that pyperf reads too. Ctrl-C keeps what finished.
+    """
+    from ..harness.run import RunOptions, run as do_run, select
+
+    opts = RunOptions(suite=suite, patterns=list(patterns), params=list(params), mode=mode or "default",
+                      processes=processes, values=values, rounds=rounds, seed=seed, output=output,
+                      quiet=quiet,
+                      extra_pyperf_args=[f"--min-time={min_time}"] if min_time else [])
+    if list_only:
+        for case in select(opts):
+            click.echo(f"{case.kind:<9} {case.name}")
+        return 0
+    outcome = do_run(opts)
+    if outcome.path and fmt != "none":
+        from ..harness.report import render_path
+
+        click.echo(render_path(outcome.path, fmt))
+    if outcome.interrupted:
+        if quiet:  # the progress lines, which say so otherwise, are off
+            click.echo(f"tradeoff: interrupted: kept {len(outcome.done)} of {outcome.planned} cases"
+                       + (f" in {outcome.path}" if outcome.path else ", nothing written"), err=True)
+        return EXIT_INTERRUPTED
+    if outcome.failed:
+        click.echo(f"tradeoff: {len(outcome.failed)} case(s) failed: "
+                   + "; ".join(f"{n}: {m}" for n, m in outcome.failed[:3]), err=True)
+        return EXIT_REGRESSION
+    return 0
+
+
+@cli.command()
+@click.argument("results_file", metavar="RESULTS")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "html"]), default=None,
+              help="Output format (default: from -o's suffix: .txt .md .csv .html; else table).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to a file (atomically).")
+def report(results_file: str, fmt: str | None, output: str | None) -> None:
+    """Render a results file as a table, markdown, csv or a self-contained HTML page.
+
+    With -o and no --format, the file's suffix picks the format: .txt (table), .md,
+    .csv, .html; another suffix is refused.
+    """
+    from ..harness.outputs import check_writable
+    from ..harness.report import format_for_path, render_path
+
+    if fmt is None:
+        fmt = format_for_path(output) if output else "table"
+    if output:
+        check_writable(output, "the report")
+    write_or_print(render_path(results_file, fmt), output)
+
+
+@cli.command()
+@click.argument("base")
+@click.argument("current")
+@click.option("--threshold", default="5%", show_default=True,
+              help="Smallest slowdown that fails, as a percentage (5%) or a fraction (0.05).")
+@click.option("--alpha", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=0.01,
+              show_default=True, help="Significance level of the test.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Also write the report to a file.")
+def compare(base: str, current: str, threshold: str, alpha: float, fmt: str, output: str | None) -> int:
+    """Compare two results files; exit 1 on a significant slowdown beyond the threshold.
+
+    For each benchmark in both: the ratio of the means with a confidence interval
+    (a bootstrap over pyperf runs), a Mann-Whitney U test, and a verdict. Changed
+    scenario metrics and benchmarks in only one file are listed.
+    """
+    from ..harness.compare import compare as do_compare, parse_threshold
+
+    result = do_compare(base, current, threshold=parse_threshold(threshold), alpha=alpha)
+    text = result.render(fmt)
+    if output:
+        write_or_print(text, output)
+    click.echo(text.rstrip("\n"))
+    return EXIT_REGRESSION if len(result.regressions) else 0
