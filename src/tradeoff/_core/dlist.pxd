@@ -5,8 +5,11 @@
 # node's two links sit side by side, so moving it touches one cache line.
 #
 # Contract: dl_resize before using indexes < n; dl_free once. The inline
-# operations never fail and do no bounds checks.
+# operations never fail and do no bounds checks (the debug build checks indexes
+# and, at unlink, that both neighbours link back: see debug.pxd).
 from libc.stdint cimport int32_t
+
+from tradeoff._core.debug cimport DEBUG_ASSERT
 
 
 ctypedef struct DLink:
@@ -32,6 +35,11 @@ cdef inline void dl_ring(DList* d, int32_t s) noexcept nogil:
 
 cdef inline void dl_unlink(DList* d, int32_t x) noexcept nogil:
     cdef DLink* L = d.links
+    DEBUG_ASSERT(0 <= x < d.n, "dl_unlink: the node is in the list's range")
+    DEBUG_ASSERT(0 <= L[x].prev < d.n, "dl_unlink: the node's prev link is in range")
+    DEBUG_ASSERT(0 <= L[x].next < d.n, "dl_unlink: the node's next link is in range")
+    DEBUG_ASSERT(L[L[x].prev].next == x, "dl_unlink: prev.next == node (node is linked)")
+    DEBUG_ASSERT(L[L[x].next].prev == x, "dl_unlink: next.prev == node (node is linked)")
     L[L[x].prev].next = L[x].next
     L[L[x].next].prev = L[x].prev
 
@@ -39,6 +47,10 @@ cdef inline void dl_unlink(DList* d, int32_t x) noexcept nogil:
 cdef inline void dl_insert_after(DList* d, int32_t at, int32_t x) noexcept nogil:
     cdef DLink* L = d.links
     cdef int32_t nx = L[at].next
+    DEBUG_ASSERT(0 <= x < d.n, "dl_insert: the node is in the list's range")
+    DEBUG_ASSERT(0 <= at < d.n, "dl_insert: the position is in the list's range")
+    DEBUG_ASSERT(at != x, "dl_insert: a node is not inserted next to itself")
+    DEBUG_ASSERT(L[nx].prev == at, "dl_insert: at.next.prev == at (at is linked)")
     L[x].prev = at
     L[x].next = nx
     L[nx].prev = x

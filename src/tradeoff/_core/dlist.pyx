@@ -1,18 +1,15 @@
 """Bodies of the array-backed linked lists declared in ``dlist.pxd``."""
-from cpython.mem cimport PyMem_RawRealloc, PyMem_RawFree
+from cpython.mem cimport PyMem_RawFree
+
+from tradeoff._core.mem cimport mem_resize
 
 
 cdef int dl_resize(DList* d, Py_ssize_t n) except -1 nogil:
     """Grow (or shrink) to n nodes, keeping the links of nodes below n."""
-    cdef DLink* p
     if n > 2147483647:
         with gil:
             raise OverflowError(f"a linked list holds at most 2**31-1 nodes, asked for {n}")
-    p = <DLink*>PyMem_RawRealloc(d.links, <size_t>n * sizeof(DLink) if n > 0 else 1)
-    if p == NULL:
-        with gil:
-            raise MemoryError(f"cannot allocate a linked list of {n} nodes")
-    d.links = p
+    mem_resize(<void**>&d.links, <size_t>n * sizeof(DLink) if n > 0 else 0)
     d.n = n
     return 0
 

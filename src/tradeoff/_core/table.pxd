@@ -6,6 +6,7 @@
 # Contract: i64t_init before use, i64t_free once; i64t_get / i64t_pop never fail;
 # i64t_put fails only when growing runs out of memory (then -1, MemoryError set).
 from libc.stdint cimport int64_t, uint64_t
+from tradeoff._core.debug cimport DEBUG_ASSERT
 from tradeoff._core.hashing cimport hash_i64
 
 
@@ -30,6 +31,12 @@ cdef extern from *:
     #endif
     """
     void TRADEOFF_PREFETCH(const void* p) noexcept nogil
+
+
+# how many requests ahead a replay loop prefetches the bucket of a future key
+# (i64t_prefetch): far enough to hide a cache miss, near enough to stay in cache
+cdef enum:
+    PREFETCH_DISTANCE = 16
 
 
 cdef int i64t_init(I64Table* t, Py_ssize_t expected) except -1 nogil
@@ -79,6 +86,10 @@ cdef inline int64_t i64t_get(const I64Table* t, int64_t key) noexcept nogil:
 cdef inline void i64t_put_at(I64Table* t, uint64_t pos, int64_t key, int64_t value) noexcept nogil:
     """Store a new key in the bucket i64t_find gave for it. Only valid while the table
     is unchanged since that call and has room (size < limit): the caller sizes it."""
+    DEBUG_ASSERT(t.size < t.limit, "i64t_put_at: the table has room (size < limit)")
+    DEBUG_ASSERT(pos <= t.mask, "i64t_put_at: the bucket is in the table")
+    DEBUG_ASSERT(t.buckets[pos].value < 0, "i64t_put_at: the bucket is empty")
+    DEBUG_ASSERT(value >= 0, "i64t_put_at: values are >= 0")
     t.buckets[pos].key = key
     t.buckets[pos].value = value
     t.size += 1
@@ -94,8 +105,10 @@ cdef inline int i64t_put(I64Table* t, int64_t key, int64_t value) except -1 nogi
     """Insert or overwrite key -> value (value must be >= 0)."""
     cdef uint64_t i
     cdef I64Entry* b
+    DEBUG_ASSERT(value >= 0, "i64t_put: values are >= 0")
     if t.size >= t.limit:
         i64t_grow(t)
+    DEBUG_ASSERT(t.size < t.limit, "i64t_put: the table has room after growing")
     b = t.buckets
     i = hash_i64(key) & t.mask
     while b[i].value >= 0:
@@ -139,5 +152,6 @@ cdef inline int64_t i64t_pop(I64Table* t, int64_t key) noexcept nogil:
             b[i] = b[j]
             i = j
     b[i].value = -1
+    DEBUG_ASSERT(t.size > 0, "i64t_pop: a table holding key has size > 0")
     t.size -= 1
     return value

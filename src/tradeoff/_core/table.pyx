@@ -1,16 +1,15 @@
 """Bodies of the int64 hash table declared in ``table.pxd``."""
-from cpython.mem cimport PyMem_RawMalloc, PyMem_RawFree
+from cpython.mem cimport PyMem_RawFree
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memset
 
 from tradeoff._core.hashing cimport hash_i64
+from tradeoff._core.mem cimport mem_resize
 
 
 cdef int _alloc(I64Table* t, uint64_t nbuckets) except -1 nogil:
-    cdef I64Entry* b = <I64Entry*>PyMem_RawMalloc(nbuckets * sizeof(I64Entry))
-    if b == NULL:
-        with gil:
-            raise MemoryError(f"cannot allocate a hash table of {nbuckets} buckets")
+    cdef I64Entry* b = NULL
+    mem_resize(<void**>&b, nbuckets * sizeof(I64Entry))
     # all bytes 0xff: every value is -1, so every bucket is empty
     memset(b, 0xff, nbuckets * sizeof(I64Entry))
     t.buckets = b

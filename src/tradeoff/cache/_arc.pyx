@@ -7,13 +7,16 @@ keys only, B1 and B2 (recently evicted from T1 and T2). A target ``p`` for the
 size of T1 moves up on a hit in B1 and down on a hit in B2.
 """
 cimport cython
-from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from cpython.mem cimport PyMem_RawFree
+from libc.stdint cimport int32_t, int64_t, uint8_t
 
 from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_before, dl_move_before,
                                    dl_nbytes, dl_resize, dl_ring, dl_unlink)
-from tradeoff._core.table cimport i64t_find, i64t_get, i64t_pop, i64t_put_at
-from tradeoff.cache._engine cimport Engine, eng_evicted, eng_slot_free, eng_slot_new
+from tradeoff._core.mem cimport mem_zeroed
+from tradeoff._core.table cimport i64t_get
+from tradeoff.cache._engine cimport (Engine, eng_admit, eng_drop, eng_evict,
+                                     eng_evict_to_ghost, eng_forget, eng_lookup,
+                                     eng_recall, eng_revive)
 
 
 # the four lists; a slot's tag is the list it is on, list L's sentinel is head0 + L
@@ -97,11 +100,8 @@ cdef class ARCEngine(Engine):
     cdef Py_ssize_t count[4]    # entries on each list
     cdef double p               # target units for T1, 0 <= p <= capacity
     cdef Py_ssize_t rslots      # most resident objects (the slots argument)
-    # hit() remembers its lookup so that the insert() the driver makes right
-    # after a miss need not probe the table again
-    cdef int64_t last_key
-    cdef int64_t last_slot
-    cdef bint last_valid
+    # hit() remembers its lookup (eng_lookup) for the insert() that follows a miss
+    # (eng_recall): a ghost hit then costs one probe, not two
 
     def __cinit__(self):
         self.lists.links = NULL
@@ -124,11 +124,8 @@ cdef class ARCEngine(Engine):
             dl_ring(&self.lists, self.head0 + L)
             self.units[L] = 0
             self.count[L] = 0
-        self.tag = <uint8_t*>PyMem_RawMalloc(self.nslots + 1)
-        if self.tag == NULL:
-            raise MemoryError(f"cannot allocate ARC tags for {self.nslots} entries")
+        mem_zeroed(<void**>&self.tag, self.nslots + 1)
         self.p = 0.0
-        self.last_valid = False
 
     def __dealloc__(self):
         dl_free(&self.lists)
@@ -156,18 +153,13 @@ cdef class ARCEngine(Engine):
         """Forget the LRU entry of ghost list L (not resident: no eviction)."""
         cdef int32_t g = self._lru(L)
         self._unlink(g)
-        i64t_pop(&self.index, self.skey[g])
-        eng_slot_free(self, g)
+        eng_forget(self, g)
 
     cdef inline void _evict_t1_no_ghost(self) noexcept nogil:
         """Case A with B1 empty: the LRU of T1 leaves the cache and the directory."""
         cdef int32_t v = self._lru(T1)
         self._unlink(v)
-        i64t_pop(&self.index, self.skey[v])
-        eng_evicted(self, self.skey[v])
-        self.used -= self.ssize[v]
-        self.resident -= 1
-        eng_slot_free(self, v)
+        eng_evict(self, v)
 
     cdef inline void _replace(self, bint in_b2) noexcept nogil:
         """The paper's REPLACE: demote the LRU of T1 or of T2 to its ghost list."""
@@ -182,9 +174,7 @@ cdef class ARCEngine(Engine):
             v = self._lru(T2)
             self._unlink(v)
             self._link(v, B2)
-        eng_evicted(self, self.skey[v])
-        self.used -= self.ssize[v]
-        self.resident -= 1
+        eng_evict_to_ghost(self, v)
 
     cdef inline void _fit(self, int64_t size, bint in_b2) noexcept nogil:
         """Trim the directory to 2c (B2's LRU first), then REPLACE until size fits."""
@@ -198,11 +188,8 @@ cdef class ARCEngine(Engine):
     # -- the policy
 
     cdef bint hit(self, int64_t key) noexcept nogil:
-        cdef int64_t s = i64t_get(&self.index, key)
+        cdef int64_t s = eng_lookup(self, key)
         cdef int L
-        self.last_key = key
-        self.last_slot = s
-        self.last_valid = True
         if s < 0:
             return False
         L = self.tag[s]
@@ -217,16 +204,10 @@ cdef class ARCEngine(Engine):
 
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
         cdef int64_t s
-        cdef int32_t v
         cdef int L
-        cdef uint64_t pos = 0
         cdef double delta
         cdef int64_t c = self.capacity
-        if self.last_valid and self.last_key == key:
-            s = self.last_slot
-        else:
-            s = i64t_get(&self.index, key)
-        self.last_valid = False
+        s = eng_recall(self, key)
         if s >= 0:
             L = self.tag[s]
             if L < B1:
@@ -250,6 +231,7 @@ cdef class ARCEngine(Engine):
             self.ssize[s] = size
             self._fit(size, L == B2)
             self._link(<int32_t>s, T2)
+            eng_revive(self, <int32_t>s)
         else:
             # Case IV: the directory's L1 side first (Case A), then Case B
             while self.units[T1] + self.units[B1] + size > c:
@@ -258,23 +240,15 @@ cdef class ARCEngine(Engine):
                 else:
                     self._evict_t1_no_ghost()
             self._fit(size, False)
-            v = eng_slot_new(self, key, size)
-            i64t_find(&self.index, key, &pos)
-            i64t_put_at(&self.index, pos, key, v)
-            self._link(v, T1)
-        self.used += size
-        self.resident += 1
+            self._link(eng_admit(self, key, size), T1)
 
     cdef bint remove(self, int64_t key) noexcept nogil:
         cdef int64_t s = i64t_get(&self.index, key)
-        self.last_valid = False
+        self.memo_valid = False
         if s < 0 or self.tag[s] >= B1:
             return False
         self._unlink(<int32_t>s)
-        i64t_pop(&self.index, key)
-        self.used -= self.ssize[s]
-        self.resident -= 1
-        eng_slot_free(self, <int32_t>s)
+        eng_drop(self, <int32_t>s)
         return True
 
     cdef Py_ssize_t nbytes(self) noexcept:

@@ -10,10 +10,10 @@ cimport cython
 from cpython.mem cimport PyMem_RawFree
 from libc.stdint cimport int32_t, int64_t
 
+from tradeoff._core.debug cimport DEBUG_ASSERT, DEBUG_CHECKS
 from tradeoff._core.mem cimport mem_resize
-from tradeoff._core.table cimport (I64Table, i64t_free, i64t_get, i64t_init, i64t_nbytes,
-                                   i64t_pop, i64t_put)
-from tradeoff.cache._engine cimport Engine, eng_evicted, eng_slot_free, eng_slot_new
+from tradeoff._core.table cimport I64Table, i64t_free, i64t_get, i64t_init, i64t_pop, i64t_put
+from tradeoff.cache._engine cimport Engine, eng_admit, eng_evict, eng_release
 
 
 @cython.final
@@ -81,6 +81,7 @@ cdef class BeladyEngine(Engine):
                 for i in range(n - 1, -1, -1):
                     j = i64t_get(&last, keys[i])
                     self.nxt[i] = j if j >= 0 else n + i
+                    DEBUG_ASSERT(self.nxt[i] > i, "Belady: a next use comes after its request")
                     i64t_put(&last, keys[i], i)
         finally:
             i64t_free(&last)
@@ -101,6 +102,8 @@ cdef class BeladyEngine(Engine):
             k = p
         self.heap[k] = s
         self.hpos[s] = <int32_t>k
+        if DEBUG_CHECKS and k > 1:
+            DEBUG_ASSERT(self.due[self.heap[k >> 1]] >= d, "Belady heap order: parent >= child (up)")
 
     cdef inline void _swap_down(self, Py_ssize_t k) noexcept nogil:
         cdef int32_t s = self.heap[k]
@@ -119,10 +122,17 @@ cdef class BeladyEngine(Engine):
             k = c
         self.heap[k] = s
         self.hpos[s] = <int32_t>k
+        if DEBUG_CHECKS and 2 * k <= self.hn:
+            DEBUG_ASSERT(self.due[self.heap[2 * k]] <= d, "Belady heap order: parent >= child (down)")
+        if DEBUG_CHECKS and 2 * k + 1 <= self.hn:
+            DEBUG_ASSERT(self.due[self.heap[2 * k + 1]] <= d, "Belady heap order: parent >= child (down)")
 
     cdef inline void _heap_remove(self, int32_t s) noexcept nogil:
         cdef Py_ssize_t k = self.hpos[s]
         cdef int32_t last = self.heap[self.hn]
+        DEBUG_ASSERT(1 <= k, "Belady heap: the slot removed has a place (>= 1)")
+        DEBUG_ASSERT(k <= self.hn, "Belady heap: the slot removed has a place (<= hn)")
+        DEBUG_ASSERT(self.heap[k] == s, "Belady heap: heap[hpos[s]] == s")
         self.hn -= 1
         if k > self.hn:
             return
@@ -135,9 +145,11 @@ cdef class BeladyEngine(Engine):
         cdef int64_t s = i64t_get(&self.index, key)
         cdef Py_ssize_t i = self.pos
         self.pos = i + 1
+        DEBUG_ASSERT(i < self.n, "Belady: the request is within the prepared trace")
         if s < 0:
             return False
         # its next use moves later: it rises in the max-heap
+        DEBUG_ASSERT(self.due[s] == i, "Belady: a resident's next use is this request")
         self.due[s] = self.nxt[i]
         self._swap_up(self.hpos[s])
         return True
@@ -147,29 +159,20 @@ cdef class BeladyEngine(Engine):
         while self.used + size > self.capacity or self.resident == self.nslots:
             v = self.heap[1]
             self._heap_remove(v)
-            i64t_pop(&self.index, self.skey[v])
-            eng_evicted(self, self.skey[v])
-            self.used -= self.ssize[v]
-            self.resident -= 1
-            eng_slot_free(self, v)
-        v = eng_slot_new(self, key, size)
-        i64t_put(&self.index, key, v)
+            eng_evict(self, v)
+        v = eng_admit(self, key, size)
         # insert follows the hit() call of the same request
         self.due[v] = self.nxt[self.pos - 1]
         self.hn += 1
         self.heap[self.hn] = v
         self._swap_up(self.hn)
-        self.used += size
-        self.resident += 1
 
     cdef bint remove(self, int64_t key) noexcept nogil:
         cdef int64_t s = i64t_pop(&self.index, key)
         if s < 0:
             return False
         self._heap_remove(<int32_t>s)
-        self.used -= self.ssize[s]
-        self.resident -= 1
-        eng_slot_free(self, <int32_t>s)
+        eng_release(self, <int32_t>s)
         return True
 
     cdef Py_ssize_t nbytes(self) noexcept:

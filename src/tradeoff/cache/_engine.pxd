@@ -7,9 +7,33 @@
 # sized in __init__ from ``slots``). Slots are small integers 1..nslots naming
 # an entry (resident or ghost); the base class keeps each slot's key and size
 # and a free list, so that no policy writes that bookkeeping again.
+#
+# The bookkeeping of an entry coming and going is written once, in the inline
+# helpers at the end of this file; a policy only moves slots between its own
+# lists. An entry's life:
+#
+#   s = eng_admit(e, key, size)   a new resident: slot, index entry, counted in
+#   eng_evict(e, s)               a resident evicted for good (recorded, counted
+#                                 out, out of the index, slot freed)
+#   eng_evict_to_ghost(e, s)      a resident evicted but remembered: recorded and
+#                                 counted out; slot and index entry stay (a ghost)
+#   eng_revive(e, s)              a ghost is resident again (its size set anew
+#                                 in ssize[s]): counted in
+#   eng_forget(e, s)              an entry no longer resident leaves the index;
+#                                 its slot is freed (a ghost dropped)
+#   eng_drop(e, s)                a resident removed (remove(): expiry, delete):
+#                                 counted out, out of the index, slot freed
+#   eng_release(e, s)             the same when the caller already popped the
+#                                 index entry (remove() that starts with i64t_pop)
+#
+# In the debug build (see _core/debug.pxd) these check the slot invariants: a
+# slot index is in 1..nslots, a slot handed out is free and a slot freed is in
+# use (a free slot's size is 0 there), a key is admitted only when absent from
+# the index, and used/resident never go negative.
 from libc.stdint cimport int32_t, int64_t, uint64_t
 
-from tradeoff._core.table cimport I64Table
+from tradeoff._core.debug cimport DEBUG_ASSERT, DEBUG_CHECKS
+from tradeoff._core.table cimport I64Table, i64t_find, i64t_get, i64t_pop, i64t_put_at
 
 
 cdef class Engine:
@@ -29,6 +53,12 @@ cdef class Engine:
     cdef int64_t* ev_buf
     cdef Py_ssize_t ev_n
     cdef Py_ssize_t ev_cap
+    # the lookup a hit() made through eng_lookup, so that the insert() the driver
+    # makes right after a miss gets it from eng_recall without probing again
+    cdef int64_t memo_key
+    cdef int64_t memo_value
+    cdef bint memo_valid        # cleared by eng_recall (and by anything else that
+                                # changes the key's entry: remove() clears it)
 
     cdef int _base_init(self, int64_t capacity, Py_ssize_t nslots, Py_ssize_t index_entries,
                         bint sized) except -1
@@ -63,12 +93,22 @@ cdef inline int32_t eng_slot_new(Engine e, int64_t key, int64_t size) noexcept n
     else:
         s = e.fresh
         e.fresh += 1
+    DEBUG_ASSERT(s >= 1, "eng_slot_new: slot index >= 1")
+    DEBUG_ASSERT(s <= e.nslots, "eng_slot_new: a free slot is left (slot index <= nslots)")
+    DEBUG_ASSERT(e.ssize[s] == 0, "eng_slot_new: the slot handed out is not in use")
+    DEBUG_ASSERT(size >= 1, "eng_slot_new: sizes are >= 1")
     e.skey[s] = key
     e.ssize[s] = size
     return s
 
 
 cdef inline void eng_slot_free(Engine e, int32_t s) noexcept nogil:
+    """Give slot s back (its key and size are dead from now on)."""
+    DEBUG_ASSERT(s >= 1, "eng_slot_free: slot index >= 1")
+    DEBUG_ASSERT(s < e.fresh, "eng_slot_free: the slot was handed out (slot index < fresh)")
+    DEBUG_ASSERT(e.ssize[s] != 0, "eng_slot_free: the slot freed is in use (no double free)")
+    if DEBUG_CHECKS:
+        e.ssize[s] = 0          # marks the slot free for the checks above
     e.skey[s] = e.free_head
     e.free_head = s
 
@@ -78,3 +118,94 @@ cdef inline void eng_evicted(Engine e, int64_t key) noexcept nogil:
     if e.ev_n < e.ev_cap:
         e.ev_buf[e.ev_n] = key
         e.ev_n += 1
+
+
+cdef inline int64_t eng_lookup(Engine e, int64_t key) noexcept nogil:
+    """The index value for key (-1: absent), remembered for eng_recall."""
+    cdef int64_t v = i64t_get(&e.index, key)
+    e.memo_key = key
+    e.memo_value = v
+    e.memo_valid = True
+    return v
+
+
+cdef inline int64_t eng_recall(Engine e, int64_t key) noexcept nogil:
+    """The index value for key: the one eng_lookup last found, when it was for
+    this key, else a fresh lookup. Clears the memo."""
+    cdef int64_t v
+    if e.memo_valid and e.memo_key == key:
+        v = e.memo_value
+    else:
+        v = i64t_get(&e.index, key)
+    e.memo_valid = False
+    if DEBUG_CHECKS:
+        DEBUG_ASSERT(v == i64t_get(&e.index, key), "eng_recall: the memo agrees with the index")
+    return v
+
+
+cdef inline int32_t eng_admit(Engine e, int64_t key, int64_t size) noexcept nogil:
+    """Key (absent from the index: the policy made room first) becomes resident:
+    a new slot, its index entry (the slot), and size counted in. Returns the slot;
+    the policy then puts it on its lists."""
+    cdef uint64_t pos = 0
+    cdef int32_t s
+    if i64t_find(&e.index, key, &pos) >= 0:
+        DEBUG_ASSERT(False, "eng_admit: the key admitted is not already in the index")
+    s = eng_slot_new(e, key, size)
+    i64t_put_at(&e.index, pos, key, s)
+    e.used += size
+    e.resident += 1
+    return s
+
+
+cdef inline void _eng_count_out(Engine e, int32_t s) noexcept nogil:
+    e.used -= e.ssize[s]
+    e.resident -= 1
+    DEBUG_ASSERT(e.used >= 0, "an entry leaving: used >= 0")
+    DEBUG_ASSERT(e.resident >= 0, "an entry leaving: resident >= 0")
+
+
+cdef inline void eng_forget(Engine e, int32_t s) noexcept nogil:
+    """Entry s, not (or no longer) counted resident, leaves the index; its slot is
+    freed. For a ghost dropped, or after eng_evict_to_ghost when the policy keeps
+    no ghost after all."""
+    if DEBUG_CHECKS:
+        DEBUG_ASSERT(i64t_get(&e.index, e.skey[s]) == s,
+                     "eng_forget: the index maps the slot's key to the slot")
+    i64t_pop(&e.index, e.skey[s])
+    eng_slot_free(e, s)
+
+
+cdef inline void eng_evict_to_ghost(Engine e, int32_t s) noexcept nogil:
+    """Resident s leaves the cache by eviction but stays known (a ghost): recorded,
+    counted out; its slot, size and index entry stay."""
+    eng_evicted(e, e.skey[s])
+    _eng_count_out(e, s)
+
+
+cdef inline void eng_revive(Engine e, int32_t s) noexcept nogil:
+    """Ghost s (see eng_evict_to_ghost) is resident again, with the size now in
+    ssize[s], after the policy made room: counted in."""
+    e.used += e.ssize[s]
+    e.resident += 1
+    DEBUG_ASSERT(e.used <= e.capacity, "eng_revive: used <= capacity (room was made first)")
+
+
+cdef inline void eng_evict(Engine e, int32_t s) noexcept nogil:
+    """Resident s (already off the policy's lists) leaves the cache by eviction:
+    recorded, counted out, out of the index, slot freed."""
+    eng_evict_to_ghost(e, s)
+    eng_forget(e, s)
+
+
+cdef inline void eng_drop(Engine e, int32_t s) noexcept nogil:
+    """Resident s (already off the policy's lists) is removed, not evicted (expiry,
+    a delete): counted out, out of the index, slot freed; nothing recorded."""
+    _eng_count_out(e, s)
+    eng_forget(e, s)
+
+
+cdef inline void eng_release(Engine e, int32_t s) noexcept nogil:
+    """As eng_drop, for a caller that has already popped s's index entry."""
+    _eng_count_out(e, s)
+    eng_slot_free(e, s)

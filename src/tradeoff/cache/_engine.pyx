@@ -12,11 +12,12 @@ The driver adds to any policy what the policy itself need not know about:
 - prefetching: the index bucket of the key 16 requests ahead is loaded early.
 """
 from cpython.mem cimport PyMem_RawFree
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport INT64_MIN, int32_t, int64_t, uint64_t
 
-from tradeoff._core.mem cimport mem_resize
-from tradeoff._core.table cimport (I64Table, i64t_find, i64t_free, i64t_get, i64t_init,
-                                   i64t_nbytes, i64t_pop, i64t_prefetch, i64t_put)
+from tradeoff._core.debug cimport DEBUG_ASSERT, DEBUG_CHECKS
+from tradeoff._core.mem cimport mem_resize, mem_zeroed
+from tradeoff._core.table cimport (PREFETCH_DISTANCE, I64Table, i64t_free, i64t_get,
+                                   i64t_init, i64t_nbytes, i64t_pop, i64t_prefetch, i64t_put)
 
 
 cdef class Engine:
@@ -52,8 +53,10 @@ cdef class Engine:
         self.nslots = <int32_t>nslots
         self.fresh = 1
         self.free_head = 0
+        self.memo_valid = False
         mem_resize(<void**>&self.skey, (nslots + 1) * sizeof(int64_t))
-        mem_resize(<void**>&self.ssize, (nslots + 1) * sizeof(int64_t))
+        # zeroed: in the debug build a free slot's size is 0 (see eng_slot_new)
+        mem_zeroed(<void**>&self.ssize, (nslots + 1) * sizeof(int64_t))
         i64t_init(&self.index, index_entries)
         return 0
 
@@ -110,10 +113,6 @@ cdef class Engine:
         return self.nbytes()
 
 
-cdef enum:
-    PREFETCH_DISTANCE = 16
-
-
 ctypedef struct Totals:
     Py_ssize_t hits
     int64_t hit_bytes
@@ -154,7 +153,7 @@ cdef int _drive_ttl(Engine e, const int64_t[:] keys, const int64_t[:] sizes, bin
     cdef int64_t* ring = NULL          # pairs: expiry time, key
     cdef Py_ssize_t rcap = 1024, rhead = 0, rlen = 0, j, k
     cdef Py_ssize_t i, n = keys.shape[0], hits = 0, expired = 0
-    cdef int64_t key, size = 1, hit_bytes = 0, total = 0, now, when
+    cdef int64_t key, size = 1, hit_bytes = 0, total = 0, now, when, then = INT64_MIN
     cdef int64_t cap = e.capacity
     exp.buckets = NULL
     try:
@@ -163,6 +162,8 @@ cdef int _drive_ttl(Engine e, const int64_t[:] keys, const int64_t[:] sizes, bin
         for i in range(n):
             key = keys[i]
             now = times[i]
+            DEBUG_ASSERT(now >= then, "_drive_ttl: times do not decrease")
+            then = now
             if has_sizes:
                 size = sizes[i]
             total += size
@@ -199,6 +200,9 @@ cdef int _drive_ttl(Engine e, const int64_t[:] keys, const int64_t[:] sizes, bin
             j = rhead + rlen
             if j >= rcap:
                 j -= rcap
+            if DEBUG_CHECKS and rlen > 0:
+                k = j - 1 if j > 0 else rcap - 1
+                DEBUG_ASSERT(ring[2 * k] <= now + ttl, "_drive_ttl: the expiry ring is in time order")
             ring[2 * j] = now + ttl
             ring[2 * j + 1] = key
             rlen += 1

@@ -24,27 +24,21 @@ import time
 
 import numpy as np
 
+from tradeoff._core.debug cimport DEBUG_ASSERT, DEBUG_CHECKS
 from tradeoff._core.mem cimport mem_resize
 from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_after, dl_insert_before,
                                    dl_move_before, dl_nbytes, dl_resize, dl_ring, dl_unlink)
-from tradeoff._core.table cimport (I64Table, i64t_find, i64t_free, i64t_get, i64t_init,
-                                   i64t_nbytes, i64t_pop, i64t_prefetch, i64t_put, i64t_put_at)
-from tradeoff.cache._engine cimport Engine, eng_evicted, eng_slot_free, eng_slot_new
+from tradeoff._core.table cimport (PREFETCH_DISTANCE, I64Table, i64t_find, i64t_free,
+                                   i64t_get, i64t_init, i64t_nbytes, i64t_pop, i64t_prefetch,
+                                   i64t_put_at)
+from tradeoff.cache._engine cimport Engine, eng_admit, eng_evict, eng_release
 
 cdef extern from "Python.h":
     # the dict as a borrowed PyObject*: no incref/decref of the index on every lookup
     PyObject* PyDict_GetItemWithError(PyObject* d, object key) except? NULL
 
-cdef extern from *:
-    """
-    #ifndef TRADEOFF_DEBUG_BUILD
-    #define TRADEOFF_DEBUG_BUILD 0
-    #endif
-    """
-    const int TRADEOFF_DEBUG_BUILD
-
 #: "debug" when built with TRADEOFF_DEBUG=1 (checks on, -O0: not for timing), else "release"
-BUILD = "debug" if TRADEOFF_DEBUG_BUILD else "release"
+BUILD = "debug" if DEBUG_CHECKS else "release"
 
 cdef object _MISSING = object()
 
@@ -125,6 +119,7 @@ cdef Py_ssize_t order_nbytes(const Order* o) noexcept nogil:
 cdef inline void _lfu_new_bucket(Order* o, int64_t count, int32_t x, int32_t after) noexcept nogil:
     """A bucket of count holding x alone, placed after bucket ``after`` (0: first)."""
     cdef int32_t b = o.bfree
+    DEBUG_ASSERT(b >= 1, "LFU: a free bucket is left")
     o.bfree = o.buckets[b].tail
     o.buckets[b].count = count
     o.buckets[b].head = x
@@ -163,6 +158,8 @@ cdef inline void _lfu_touch(Order* o, int32_t x) noexcept nogil:
     cdef int64_t c = o.buckets[b].count
     cdef int32_t t = o.buckets[b].tail
     cdef int32_t nb = o.blst.links[b].next      # the bucket of the next higher count
+    if DEBUG_CHECKS and nb != 0:
+        DEBUG_ASSERT(o.buckets[nb].count > c, "LFU: buckets run in ascending count")
     if nb != 0 and o.buckets[nb].count == c + 1:
         # join the next bucket as its most recent item
         _lfu_detach(o, x)
@@ -206,6 +203,7 @@ cdef inline void order_remove(Order* o, int32_t x) noexcept nogil:
 
 cdef inline int32_t order_victim(const Order* o) noexcept nogil:
     """The next item to evict, 0 when empty."""
+    DEBUG_ASSERT(o.lst.links[0].next <= o.cap, "order: the victim is a slot <= cap")
     return o.lst.links[0].next
 
 
@@ -671,11 +669,6 @@ cdef class _TTL(_Cache):
 _POLICIES = {"lru": POL_LRU, "fifo": POL_FIFO, "lfu": POL_LFU}
 
 
-# how many requests ahead the replay loop prefetches hash buckets
-cdef enum:
-    PREFETCH_DISTANCE = 16
-
-
 cdef int _replay_kernel(const int64_t[::1] trace, Order* o, I64Table* t, int64_t* slot_key,
                         Py_ssize_t capacity, Py_ssize_t* hits_out) except -1 nogil:
     """Replay every key: a hit is a use, a miss inserts the key (evicting when full)."""
@@ -701,6 +694,7 @@ cdef int _replay_kernel(const int64_t[::1] trace, Order* o, I64Table* t, int64_t
             # the new key goes in first, where the probe left off (the table has
             # room for capacity + 1), then the victim's key leaves
             slot = order_victim(o)
+            DEBUG_ASSERT(slot >= 1, "replay: a full cache has a victim")
             i64t_put_at(t, pos, key, slot)
             i64t_pop(t, slot_key[slot])
             order_remove(o, <int32_t>slot)
@@ -771,25 +765,15 @@ cdef class OrderEngine(Engine):
         while self.used + size > self.capacity or self.resident == self.nslots:
             v = order_victim(&self.order)
             order_remove(&self.order, v)
-            i64t_pop(&self.index, self.skey[v])
-            eng_evicted(self, self.skey[v])
-            self.used -= self.ssize[v]
-            self.resident -= 1
-            eng_slot_free(self, v)
-        v = eng_slot_new(self, key, size)
-        i64t_put(&self.index, key, v)
-        order_insert(&self.order, v)
-        self.used += size
-        self.resident += 1
+            eng_evict(self, v)
+        order_insert(&self.order, eng_admit(self, key, size))
 
     cdef bint remove(self, int64_t key) noexcept nogil:
         cdef int64_t s = i64t_pop(&self.index, key)
         if s < 0:
             return False
         order_remove(&self.order, <int32_t>s)
-        self.used -= self.ssize[s]
-        self.resident -= 1
-        eng_slot_free(self, <int32_t>s)
+        eng_release(self, <int32_t>s)
         return True
 
     cdef Py_ssize_t nbytes(self) noexcept:

@@ -9,14 +9,16 @@ evicted first. A stack S orders blocks by recency and remembers some evicted
 promoted to LIR.
 """
 cimport cython
-from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
+from cpython.mem cimport PyMem_RawFree
 from libc.math cimport floor, isfinite
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t
 
 from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_before, dl_move_before,
                                    dl_nbytes, dl_resize, dl_ring, dl_unlink)
-from tradeoff._core.table cimport i64t_find, i64t_get, i64t_pop, i64t_put_at
-from tradeoff.cache._engine cimport Engine, eng_evicted, eng_slot_free, eng_slot_new
+from tradeoff._core.mem cimport mem_zeroed
+from tradeoff._core.table cimport i64t_get
+from tradeoff.cache._engine cimport (Engine, eng_admit, eng_drop, eng_evict_to_ghost,
+                                     eng_forget, eng_lookup, eng_recall, eng_revive)
 
 
 # a slot's state: the status in the low two bits, plus a flag for "on stack S"
@@ -126,9 +128,6 @@ cdef class LIRSEngine(Engine):
     cdef Py_ssize_t rslots      # most resident objects (the slots argument)
     cdef readonly double hir_ratio
     cdef readonly double stack_ratio
-    cdef int64_t last_key
-    cdef int64_t last_slot
-    cdef bint last_valid
 
     def __cinit__(self):
         self.stack.links = NULL
@@ -173,13 +172,10 @@ cdef class LIRSEngine(Engine):
         dl_resize(&self.queues, self.nslots + 3)
         dl_ring(&self.queues, self.q_head)
         dl_ring(&self.queues, self.nr_head)
-        self.state = <uint8_t*>PyMem_RawMalloc(self.nslots + 1)
-        if self.state == NULL:
-            raise MemoryError(f"cannot allocate LIRS states for {self.nslots} entries")
+        mem_zeroed(<void**>&self.state, self.nslots + 1)
         self.lir_units = 0
         self.s_units = 0
         self.nr_count = 0
-        self.last_valid = False
 
     def __dealloc__(self):
         dl_free(&self.stack)
@@ -201,10 +197,10 @@ cdef class LIRSEngine(Engine):
         self.s_units -= self.ssize[s]
 
     cdef inline void _forget(self, int32_t s) noexcept nogil:
-        """Drop s from the index and free its slot (it is on no list any more)."""
-        i64t_pop(&self.index, self.skey[s])
+        """Drop s (not counted resident) from the index and free its slot (it is on
+        no list any more)."""
         self.state[s] = PENDING
-        eng_slot_free(self, s)
+        eng_forget(self, s)
 
     cdef inline void _drop_nonres(self, int32_t s) noexcept nogil:
         """Forget a non-resident entry: off NR, off S, out of the index."""
@@ -256,9 +252,7 @@ cdef class LIRSEngine(Engine):
             self._prune()
         v = self.queues.links[self.q_head].next
         dl_unlink(&self.queues, v)
-        eng_evicted(self, self.skey[v])
-        self.used -= self.ssize[v]
-        self.resident -= 1
+        eng_evict_to_ghost(self, v)
         if self.state[v] & IN_S:
             if self.nr_count >= self.nr_room - 1:       # never with replay()'s slots
                 self._drop_nonres(self.queues.links[self.nr_head].next)
@@ -276,12 +270,9 @@ cdef class LIRSEngine(Engine):
     # -- the policy
 
     cdef bint hit(self, int64_t key) noexcept nogil:
-        cdef int64_t s = i64t_get(&self.index, key)
+        cdef int64_t s = eng_lookup(self, key)
         cdef uint8_t st
         cdef bint bottom
-        self.last_key = key
-        self.last_slot = s
-        self.last_valid = True
         if s < 0:
             return False
         st = self.state[s]
@@ -309,12 +300,7 @@ cdef class LIRSEngine(Engine):
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
         cdef int64_t s
         cdef int32_t v
-        cdef uint64_t pos = 0
-        if self.last_valid and self.last_key == key:
-            s = self.last_slot
-        else:
-            s = i64t_get(&self.index, key)
-        self.last_valid = False
+        s = eng_recall(self, key)
         if s >= 0:
             if self.state[s] & STATUS != NONRES:
                 return              # already resident: nothing to admit
@@ -329,21 +315,21 @@ cdef class LIRSEngine(Engine):
             if self.state[v] & IN_S:
                 self.s_units += size - self.ssize[v]
                 self.ssize[v] = size
+                eng_revive(self, v)
                 dl_move_before(&self.stack, S_HEAD, v)
                 if size <= self.llirs:
                     self._make_lir(v)
                 else:
                     self.state[v] = HIR | IN_S
                     dl_insert_before(&self.queues, self.q_head, v)
-                self._finish(size)
+                self._trim()
                 return
             self.ssize[v] = size
+            eng_revive(self, v)
         else:
             while self.used + size > self.capacity or self.resident >= self.rslots:
                 self._evict()
-            v = eng_slot_new(self, key, size)
-            i64t_find(&self.index, key, &pos)
-            i64t_put_at(&self.index, pos, key, v)
+            v = eng_admit(self, key, size)
         # a block not on S: top of S; LIR while the LIR set has room, else HIR
         self.state[v] = PENDING
         self._s_push(v)
@@ -354,18 +340,13 @@ cdef class LIRSEngine(Engine):
         else:
             self.state[v] = HIR | IN_S
             dl_insert_before(&self.queues, self.q_head, v)
-        self._finish(size)
-
-    cdef inline void _finish(self, int64_t size) noexcept nogil:
-        self.used += size
-        self.resident += 1
         self._trim()
 
     cdef bint remove(self, int64_t key) noexcept nogil:
         cdef int64_t s = i64t_get(&self.index, key)
         cdef uint8_t st
         cdef bint bottom
-        self.last_valid = False
+        self.memo_valid = False
         if s < 0:
             return False
         st = self.state[s]
@@ -381,9 +362,8 @@ cdef class LIRSEngine(Engine):
                 self._s_drop(<int32_t>s)
         else:
             return False
-        self.used -= self.ssize[s]
-        self.resident -= 1
-        self._forget(<int32_t>s)
+        self.state[s] = PENDING
+        eng_drop(self, <int32_t>s)
         return True
 
     cdef Py_ssize_t nbytes(self) noexcept:

@@ -22,11 +22,12 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
+from tradeoff._core.debug cimport DEBUG_ASSERT
 from tradeoff._core.mem cimport mem_resize
 from tradeoff._core.hashing cimport mix64
-from tradeoff._core.table cimport (I64Table, i64t_find, i64t_free, i64t_init, i64t_nbytes,
-                                   i64t_get, i64t_prefetch, i64t_put, i64t_put_at,
-                                   TRADEOFF_PREFETCH)
+from tradeoff._core.table cimport (PREFETCH_DISTANCE, TRADEOFF_PREFETCH, I64Table,
+                                   i64t_find, i64t_free, i64t_get, i64t_init, i64t_nbytes,
+                                   i64t_prefetch, i64t_put, i64t_put_at)
 
 
 cdef enum:
@@ -34,7 +35,8 @@ cdef enum:
     # loads a key's table bucket, looks up its id, loads its tree leaf; RING (a
     # power of two > LOOKUP_DISTANCE) holds the ids looked up ahead. Tuned on the
     # 10M-request Zipf trace: about 25% faster than prefetching buckets alone.
-    PREFETCH_DISTANCE = 32
+    # (Its own depth: twice the replay loops' PREFETCH_DISTANCE of table.pxd.)
+    BUCKET_DISTANCE = 2 * PREFETCH_DISTANCE
     LOOKUP_DISTANCE = 16
     TREE_DISTANCE = 8
     RING = 32
@@ -133,6 +135,7 @@ cdef int sd_compact(StackDist* s) except -1 nogil:
             owner[c] = ident
             last[ident] = <int32_t>c
             c += 1
+    DEBUG_ASSERT(c == live, "mrc compaction: one live position per distinct key")
     if 2 * live > w:
         w = 3 * live if 3 * live < SD_MAX_WINDOW else SD_MAX_WINDOW
         mem_resize(<void**>&s.owner, w * sizeof(int32_t))
@@ -167,6 +170,7 @@ cdef int64_t sd_access(StackDist* s, int64_t key, int64_t ident) except -1 nogil
     tree = s.tree
     n = s.window
     if ident >= 0:
+        DEBUG_ASSERT(s.last[ident] < s.next, "mrc: a key's last position is before the next one")
         # marks at 1-based positions (a, b]: the keys requested since, each once
         a = s.last[ident] + 1
         b = s.next
@@ -179,6 +183,7 @@ cdef int64_t sd_access(StackDist* s, int64_t key, int64_t ident) except -1 nogil
                 count -= tree[a]
                 a &= a - 1
         d = count + 1
+        DEBUG_ASSERT(d <= s.distinct, "mrc: a stack distance is at most the distinct keys")
         # move the mark from a to b (1-based): -1 up a's path, +1 up b's, until
         # the paths join (from there on the two cancel)
         a = s.last[ident] + 1
@@ -235,13 +240,13 @@ cdef int _kernel(const int64_t[:] keys, StackDist* s, uint64_t salt, uint64_t th
         ring[i] = -1
     if threshold >= _P:
         # a software pipeline over future requests, all hints: load the key's table
-        # bucket PREFETCH_DISTANCE ahead; look its id up LOOKUP_DISTANCE ahead (kept:
+        # bucket BUCKET_DISTANCE ahead; look its id up LOOKUP_DISTANCE ahead (kept:
         # ids never change, so the access needs no second lookup unless the key was
         # new then) and load its last[] entry; TREE_DISTANCE ahead, load the tree
         # leaf of its previous position
         for i in range(n):
-            if i + PREFETCH_DISTANCE < n:
-                i64t_prefetch(&s.index, _key(base, stride, i + PREFETCH_DISTANCE) ^ SD_TABLE_SALT)
+            if i + BUCKET_DISTANCE < n:
+                i64t_prefetch(&s.index, _key(base, stride, i + BUCKET_DISTANCE) ^ SD_TABLE_SALT)
             if i + LOOKUP_DISTANCE < n:
                 ident = i64t_get(&s.index, _key(base, stride, i + LOOKUP_DISTANCE) ^ SD_TABLE_SALT)
                 ring[(i + LOOKUP_DISTANCE) & (RING - 1)] = ident
@@ -315,10 +320,7 @@ def stack_distances(trace, *, _window=None):
     cdef int64_t[::1] o = out
     cdef int64_t* optr = &o[0] if n > 0 else NULL
     cdef StackDist s
-    s.index.buckets = NULL
-    s.last = s.owner = s.tree = NULL
-    s.hist = NULL
-    try:
+    try:            # sd_init sets every pointer before it can fail: sd_free is safe
         sd_init(&s, w, False)
         if n > 0:
             with nogil:
@@ -351,10 +353,7 @@ def _histogram(trace, salt=0, threshold=SAMPLE_MODULUS, _window=None):
         min(DEFAULT_WINDOW, max(1, (n * <Py_ssize_t>c_thr) // SAMPLE_MODULUS + 1))
     cdef int64_t[::1] hv
     cdef StackDist s
-    s.index.buckets = NULL
-    s.last = s.owner = s.tree = NULL
-    s.hist = NULL
-    try:
+    try:            # sd_init sets every pointer before it can fail: sd_free is safe
         sd_init(&s, w, True)
         if n > 0:
             with nogil:

@@ -7,11 +7,12 @@ touched only when keys come and go, so a hit costs one dict lookup and one C
 call. Two keys with equal hashes cannot both be resident: storing one evicts the
 other.
 """
-from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
+from cpython.mem cimport PyMem_RawFree
 from cpython.object cimport PyObject_Hash
 from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t
 
+from tradeoff._core.mem cimport mem_resize
 from tradeoff.cache._engine cimport Engine
 
 cdef extern from "Python.h":
@@ -55,9 +56,7 @@ cdef class _PolicyCacheBase:
         self.params = params
         # unit sizes: an insert evicts at most one object (or refuses the new one)
         self._gone_cap = 8
-        self._gone = <int64_t*>PyMem_RawMalloc(self._gone_cap * sizeof(int64_t))
-        if self._gone == NULL:
-            raise MemoryError()
+        mem_resize(<void**>&self._gone, self._gone_cap * sizeof(int64_t))
 
     def __getitem__(self, key):
         cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self._data, key)

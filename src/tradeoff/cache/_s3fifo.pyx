@@ -6,14 +6,15 @@ array-backed list structure (``tradeoff._core.dlist``, one sentinel each) and
 one index: a ghost entry is a slot like a resident one, tagged as a ghost, so
 that a miss needs a single lookup to learn whether the key was seen recently.
 """
-from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
-from libc.string cimport memset
+from cpython.mem cimport PyMem_RawFree
+from libc.stdint cimport int32_t, int64_t, uint8_t
 
 from tradeoff._core.dlist cimport (DLink, DList, dl_free, dl_insert_after, dl_nbytes,
                                    dl_resize, dl_ring, dl_unlink)
-from tradeoff._core.table cimport i64t_find, i64t_get, i64t_pop, i64t_put_at
-from tradeoff.cache._engine cimport Engine, eng_evicted, eng_slot_free, eng_slot_new
+from tradeoff._core.mem cimport mem_zeroed
+from tradeoff._core.table cimport i64t_get
+from tradeoff.cache._engine cimport (Engine, eng_admit, eng_drop, eng_evict,
+                                     eng_evict_to_ghost, eng_forget)
 
 
 # a slot's meta byte: the queue it is in (high bits) | its frequency (low two bits)
@@ -147,10 +148,7 @@ cdef class S3FIFOEngine(Engine):
         dl_ring(&self.q, self.sS)
         dl_ring(&self.q, self.sM)
         dl_ring(&self.q, self.sG)
-        self.meta = <uint8_t*>PyMem_RawMalloc(nslots + 1)
-        if self.meta == NULL:
-            raise MemoryError(f"cannot allocate {nslots + 1} bytes for a replay")
-        memset(self.meta, 0, nslots + 1)
+        mem_zeroed(<void**>&self.meta, nslots + 1)
 
     def __dealloc__(self):
         dl_free(&self.q)
@@ -181,14 +179,12 @@ cdef class S3FIFOEngine(Engine):
         dl_unlink(&self.q, g)
         self.g_used -= self.ssize[g]
         self.g_n -= 1
-        i64t_pop(&self.index, self.skey[g])
-        eng_slot_free(self, g)
+        eng_forget(self, g)
 
     cdef void _to_ghost(self, int32_t t, int64_t size) noexcept nogil:
         """Slot t, just evicted from S, becomes a ghost (or is freed if G has no room)."""
         if size > self.g_cap or self.g_max == 0:
-            i64t_pop(&self.index, self.skey[t])
-            eng_slot_free(self, t)
+            eng_forget(self, t)
             return
         while self.g_used + size > self.g_cap or self.g_n == self.g_max:
             self._ghost_drop(self.q.links[self.sG].prev)
@@ -211,9 +207,7 @@ cdef class S3FIFOEngine(Engine):
                 dl_insert_after(&self.q, self.sM, t)
                 self.m_used += size
             else:
-                self.used -= size
-                self.resident -= 1
-                eng_evicted(self, self.skey[t])
+                eng_evict_to_ghost(self, t)
                 self._to_ghost(t, size)
                 return
 
@@ -221,7 +215,6 @@ cdef class S3FIFOEngine(Engine):
         cdef DLink* L = self.q.links
         cdef int32_t sM = self.sM, t
         cdef uint8_t b
-        cdef int64_t key
         while L[sM].prev != sM:
             t = L[sM].prev
             b = self.meta[t]
@@ -232,18 +225,12 @@ cdef class S3FIFOEngine(Engine):
             else:
                 dl_unlink(&self.q, t)
                 self.m_used -= self.ssize[t]
-                self.used -= self.ssize[t]
-                self.resident -= 1
-                key = self.skey[t]
-                i64t_pop(&self.index, key)
-                eng_evicted(self, key)
-                eng_slot_free(self, t)
+                eng_evict(self, t)
                 return
 
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
         cdef bint to_main = self.ghost_hit and self.ghost_key == key
         cdef int32_t s
-        cdef uint64_t pos = 0
         self.ghost_hit = False
         while self.used + size > self.capacity or self.resident == self.max_res:
             self.has_evicted = True
@@ -254,7 +241,7 @@ cdef class S3FIFOEngine(Engine):
         if (not to_main and self.fill_main and not self.has_evicted
                 and self.s_used >= self.s_cap):
             to_main = True
-        s = eng_slot_new(self, key, size)
+        s = eng_admit(self, key, size)
         if to_main:
             self.meta[s] = Q_MAIN
             dl_insert_after(&self.q, self.sM, s)
@@ -263,24 +250,17 @@ cdef class S3FIFOEngine(Engine):
             self.meta[s] = Q_SMALL
             dl_insert_after(&self.q, self.sS, s)
             self.s_used += size
-        i64t_find(&self.index, key, &pos)
-        i64t_put_at(&self.index, pos, key, s)
-        self.used += size
-        self.resident += 1
 
     cdef bint remove(self, int64_t key) noexcept nogil:
         cdef int64_t s = i64t_get(&self.index, key)
         if s < 0 or self.meta[s] >= Q_GHOST:
             return False
-        i64t_pop(&self.index, key)
         dl_unlink(&self.q, <int32_t>s)
         if self.meta[s] >= Q_MAIN:
             self.m_used -= self.ssize[s]
         else:
             self.s_used -= self.ssize[s]
-        self.used -= self.ssize[s]
-        self.resident -= 1
-        eng_slot_free(self, <int32_t>s)
+        eng_drop(self, <int32_t>s)
         return True
 
     cdef Py_ssize_t nbytes(self) noexcept:

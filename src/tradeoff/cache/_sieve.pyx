@@ -11,23 +11,134 @@ Driven by :func:`tradeoff.cache._engine.drive` (see ``_engine.pxd`` for the
 contract of ``hit``/``insert``/``remove``); in sized mode the capacity counts
 bytes and an insert evicts until the new object fits.
 """
-from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
-from libc.string cimport memset
+from cpython.mem cimport PyMem_RawFree
+from libc.stdint cimport int32_t, int64_t, uint8_t
 
-from tradeoff._core.dlist cimport (DLink, DList, dl_free, dl_insert_after, dl_insert_before,
-                                   dl_nbytes, dl_resize, dl_ring, dl_unlink)
-from tradeoff._core.table cimport i64t_find, i64t_get, i64t_pop, i64t_put_at
-from tradeoff.cache._engine cimport Engine, eng_evicted, eng_slot_free, eng_slot_new
+from tradeoff._core.debug cimport DEBUG_ASSERT
+from tradeoff._core.dlist cimport (DLink, DList, dl_free, dl_insert_before, dl_nbytes,
+                                   dl_resize, dl_ring, dl_unlink)
+from tradeoff._core.mem cimport mem_zeroed
+from tradeoff._core.table cimport i64t_get, i64t_pop
+from tradeoff.cache._engine cimport Engine, eng_admit, eng_evict, eng_release
 
 
-cdef uint8_t* _bytes(Py_ssize_t n) except NULL:
-    """n zeroed bytes (freed by the caller with PyMem_RawFree)."""
-    cdef uint8_t* p = <uint8_t*>PyMem_RawMalloc(n if n > 0 else 1)
-    if p == NULL:
-        raise MemoryError(f"cannot allocate {n} bytes for a replay")
-    memset(p, 0, n)
-    return p
+# ---------------------------------------------------------------- the ring with a hand
+#
+# SIEVE and CLOCK are one structure: the residents in a ring in insertion order,
+# a small counter per object, and a hand that walks from older to newer objects,
+# taking one from each nonzero counter it passes and evicting the first object
+# whose counter is 0. SIEVE is the case of a one-bit counter whose new objects
+# go in at the newest end; CLOCK puts them just behind the hand.
+
+ctypedef struct HandRing:
+    DList q                     # node 0 the sentinel, nodes 1..nslots the slots:
+                                # links[0].next the oldest, "next" points toward newer
+    uint8_t* count              # slot -> its counter (SIEVE: the visited bit)
+    int32_t hand                # the node the hand looks at next; 0: the oldest
+
+
+cdef int ring_init(HandRing* r, Py_ssize_t slots) except -1:
+    dl_resize(&r.q, slots + 1)
+    dl_ring(&r.q, 0)
+    mem_zeroed(<void**>&r.count, slots + 1)
+    r.hand = 0
+    return 0
+
+
+cdef void ring_free(HandRing* r) noexcept nogil:
+    dl_free(&r.q)
+    PyMem_RawFree(r.count)
+    r.count = NULL
+
+
+cdef inline void ring_evict(Engine e, HandRing* r) noexcept nogil:
+    """Evict one object: from where the hand rests (the oldest when 0), walk toward
+    newer objects (past the newest: back to the oldest), taking one from each
+    nonzero counter; evict the first object whose counter is 0. The hand then
+    rests on the next newer object (0 when it evicted the newest)."""
+    cdef DLink* L = r.q.links
+    cdef uint8_t* cnt = r.count
+    cdef int32_t o = r.hand
+    DEBUG_ASSERT(L[0].next != 0, "hand ring: not empty when evicting")
+    while True:
+        if o == 0:
+            o = L[0].next
+        if cnt[o] == 0:
+            break
+        cnt[o] -= 1
+        o = L[o].next
+    r.hand = L[o].next
+    dl_unlink(&r.q, o)
+    eng_evict(e, o)
+
+
+cdef inline void ring_insert(Engine e, HandRing* r, int64_t key, int64_t size,
+                             bint at_hand) noexcept nogil:
+    """Evict until size fits, then admit key with counter 0: just behind the hand
+    (at_hand, CLOCK) or at the newest end (SIEVE)."""
+    cdef int32_t s
+    while e.used + size > e.capacity or e.resident == e.nslots:
+        ring_evict(e, r)
+    s = eng_admit(e, key, size)
+    r.count[s] = 0
+    dl_insert_before(&r.q, r.hand if at_hand else 0, s)
+
+
+cdef inline bint ring_remove(Engine e, HandRing* r, int64_t key) noexcept nogil:
+    """Drop key if resident; a hand resting on it moves to the next newer object."""
+    cdef int64_t s = i64t_pop(&e.index, key)
+    if s < 0:
+        return False
+    if r.hand == s:
+        r.hand = r.q.links[s].next
+    dl_unlink(&r.q, <int32_t>s)
+    eng_release(e, <int32_t>s)
+    return True
+
+
+cdef list ring_slots(const HandRing* r, Py_ssize_t n, bint from_hand):
+    """The n resident slots from the oldest (or from the hand, wrapping) on."""
+    cdef DLink* L = r.q.links
+    cdef int32_t s = r.hand if from_hand else 0
+    cdef Py_ssize_t i
+    out = []
+    for i in range(n):
+        if s == 0:
+            s = L[0].next
+        out.append(s)
+        s = L[s].next
+    return out
+
+
+cdef int ring_check(Engine e, const HandRing* r, int cmax) except -1:
+    """Links mutual, every object indexed under its slot, counters <= cmax, the
+    counts and units add up, the hand on a queued node (or 0)."""
+    cdef DLink* L = r.q.links
+    cdef int32_t s = L[0].next, prev = 0
+    cdef Py_ssize_t n = 0
+    cdef int64_t total = 0
+    seen = set()
+    while s != 0:
+        assert 1 <= s <= e.nslots, f"node {s} is not a slot"
+        assert s not in seen, "the ring has a cycle"
+        seen.add(s)
+        assert L[s].prev == prev, "links are not mutual"
+        assert i64t_get(&e.index, e.skey[s]) == s, "index out of step with the ring"
+        assert r.count[s] <= cmax, f"slot {s} counter {r.count[s]} > {cmax}"
+        assert e.ssize[s] >= 1
+        total += e.ssize[s]
+        n += 1
+        prev = s
+        s = L[s].next
+    assert L[0].prev == prev, "the newest link is wrong"
+    assert n == e.resident, f"{n} objects in the ring, resident says {e.resident}"
+    assert total == e.used, f"sizes add up to {total}, used says {e.used}"
+    assert e.used <= e.capacity, f"used {e.used} > capacity {e.capacity}"
+    assert e.index.size == e.resident, "the index holds non-resident keys"
+    assert r.hand == 0 or r.hand in seen, "the hand rests on a node not in the ring"
+    if not e.sized:
+        assert e.used == e.resident
+    return 0
 
 
 cdef class SieveEngine(Engine):
@@ -61,92 +172,40 @@ cdef class SieveEngine(Engine):
     >>> replay(np.array([1, 2, 1, 3, 4, 1], dtype=np.int64), "sieve", 2).hits
     1
     """
-    # q: node 0 is the sentinel, nodes 1..nslots are slots. links[0].next is the
-    # head (newest), links[0].prev the tail (oldest); "prev" points toward the head.
-    cdef DList q
-    cdef uint8_t* visited       # slot -> 0 or 1
-    cdef int32_t hand           # the node the hand rests on; 0: start at the tail
+    cdef HandRing r             # count: the visited bits (0 or 1)
 
     def __cinit__(self):
-        self.q.links = NULL
-        self.q.n = 0
-        self.visited = NULL
-        self.hand = 0
+        self.r.q.links = NULL
+        self.r.q.n = 0
+        self.r.count = NULL
+        self.r.hand = 0
 
     def __init__(self, int64_t capacity, Py_ssize_t slots, bint sized):
         self._base_init(capacity, slots, slots, sized)
-        dl_resize(&self.q, slots + 1)
-        dl_ring(&self.q, 0)
-        self.visited = _bytes(slots + 1)
+        ring_init(&self.r, slots)
 
     def __dealloc__(self):
-        dl_free(&self.q)
-        PyMem_RawFree(self.visited)
+        ring_free(&self.r)
 
     cdef bint hit(self, int64_t key) noexcept nogil:
         cdef int64_t s = i64t_get(&self.index, key)
         if s < 0:
             return False
-        self.visited[s] = 1
+        self.r.count[s] = 1
         return True
-
-    cdef void _evict(self) noexcept nogil:
-        cdef DLink* L = self.q.links
-        cdef uint8_t* vis = self.visited
-        cdef int32_t o = self.hand
-        cdef int64_t key
-        if o == 0:
-            o = L[0].prev
-        while vis[o]:
-            vis[o] = 0
-            o = L[o].prev
-            if o == 0:
-                o = L[0].prev
-        self.hand = L[o].prev
-        dl_unlink(&self.q, o)
-        key = self.skey[o]
-        i64t_pop(&self.index, key)
-        eng_evicted(self, key)
-        self.used -= self.ssize[o]
-        self.resident -= 1
-        eng_slot_free(self, o)
 
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
-        cdef int32_t s
-        cdef uint64_t pos = 0
-        while self.used + size > self.capacity or self.resident == self.nslots:
-            self._evict()
-        s = eng_slot_new(self, key, size)
-        self.visited[s] = 0
-        dl_insert_after(&self.q, 0, s)
-        i64t_find(&self.index, key, &pos)
-        i64t_put_at(&self.index, pos, key, s)
-        self.used += size
-        self.resident += 1
+        ring_insert(self, &self.r, key, size, False)
 
     cdef bint remove(self, int64_t key) noexcept nogil:
-        cdef int64_t s = i64t_pop(&self.index, key)
-        if s < 0:
-            return False
-        if self.hand == s:
-            self.hand = self.q.links[s].prev
-        dl_unlink(&self.q, <int32_t>s)
-        self.used -= self.ssize[s]
-        self.resident -= 1
-        eng_slot_free(self, <int32_t>s)
-        return True
+        return ring_remove(self, &self.r, key)
 
     cdef Py_ssize_t nbytes(self) noexcept:
-        return Engine.nbytes(self) + dl_nbytes(&self.q) + (self.nslots + 1)
+        return Engine.nbytes(self) + dl_nbytes(&self.r.q) + (self.nslots + 1)
 
     def _slots(self):
         """Resident slots in queue order, the tail (oldest) first."""
-        out = []
-        cdef int32_t s = self.q.links[0].prev
-        while s != 0:
-            out.append(s)
-            s = self.q.links[s].prev
-        return out
+        return ring_slots(&self.r, self.resident, False)
 
     def _resident(self):
         """Resident keys in queue order, the tail (oldest) first. The next victim
@@ -156,36 +215,11 @@ cdef class SieveEngine(Engine):
     def _state(self):
         """(keys oldest first, their visited bits, the key the hand rests on or None)."""
         slots = self._slots()
-        hand = self.skey[self.hand] if self.hand != 0 else None
-        return ([self.skey[s] for s in slots], [bool(self.visited[s]) for s in slots], hand)
+        hand = self.skey[self.r.hand] if self.r.hand != 0 else None
+        return ([self.skey[s] for s in slots], [bool(self.r.count[s]) for s in slots], hand)
 
     def _check(self):
-        cdef DLink* L = self.q.links
-        cdef int32_t s, prev = 0
-        cdef Py_ssize_t n = 0
-        cdef int64_t total = 0
-        seen = set()
-        s = L[0].prev
-        while s != 0:
-            assert 1 <= s <= self.nslots, f"node {s} is not a slot"
-            assert s not in seen, "the queue has a cycle"
-            seen.add(s)
-            assert L[s].next == prev, "links are not mutual"
-            assert i64t_get(&self.index, self.skey[s]) == s, "index out of step with the queue"
-            assert self.visited[s] <= 1
-            assert self.ssize[s] >= 1
-            total += self.ssize[s]
-            n += 1
-            prev = s
-            s = L[s].prev
-        assert L[0].next == prev, "the head link is wrong"
-        assert n == self.resident, f"{n} objects queued, resident says {self.resident}"
-        assert total == self.used, f"sizes add up to {total}, used says {self.used}"
-        assert self.used <= self.capacity, f"used {self.used} > capacity {self.capacity}"
-        assert self.index.size == self.resident, "the index holds non-resident keys"
-        assert self.hand == 0 or self.hand in seen, "the hand rests on a node not queued"
-        if not self.sized:
-            assert self.used == self.resident
+        ring_check(self, &self.r, 1)
 
 
 cdef class ClockEngine(Engine):
@@ -221,19 +255,15 @@ cdef class ClockEngine(Engine):
     >>> replay(np.array([1, 2, 1, 3, 1, 2], dtype=np.int64), "clock", 2).hits
     2
     """
-    # q: node 0 is the sentinel, nodes 1..nslots are slots, in ring order: the
-    # hand walks "next", skipping the sentinel; new nodes go just before the hand
-    cdef DList q
-    cdef uint8_t* count         # slot -> use counter, 0..cmax
+    cdef HandRing r             # count: the use counters, 0..cmax
     cdef uint8_t cmax
-    cdef int32_t hand           # the next node the hand examines (0: the sentinel)
     cdef readonly int bits
 
     def __cinit__(self):
-        self.q.links = NULL
-        self.q.n = 0
-        self.count = NULL
-        self.hand = 0
+        self.r.q.links = NULL
+        self.r.q.n = 0
+        self.r.count = NULL
+        self.r.hand = 0
 
     def __init__(self, int64_t capacity, Py_ssize_t slots, bint sized, *, bits=1):
         if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 8:
@@ -241,85 +271,33 @@ cdef class ClockEngine(Engine):
         self._base_init(capacity, slots, slots, sized)
         self.bits = bits
         self.cmax = <uint8_t>((1 << bits) - 1)
-        dl_resize(&self.q, slots + 1)
-        dl_ring(&self.q, 0)
-        self.count = _bytes(slots + 1)
+        ring_init(&self.r, slots)
 
     def __dealloc__(self):
-        dl_free(&self.q)
-        PyMem_RawFree(self.count)
+        ring_free(&self.r)
 
     cdef bint hit(self, int64_t key) noexcept nogil:
         cdef int64_t s = i64t_get(&self.index, key)
         cdef uint8_t c
         if s < 0:
             return False
-        c = self.count[s]
+        c = self.r.count[s]
         if c < self.cmax:
-            self.count[s] = c + 1
+            self.r.count[s] = c + 1
         return True
-
-    cdef void _evict(self) noexcept nogil:
-        cdef DLink* L = self.q.links
-        cdef uint8_t* cnt = self.count
-        cdef int32_t o = self.hand
-        cdef int64_t key
-        while True:
-            if o == 0:
-                o = L[0].next
-            if cnt[o] == 0:
-                break
-            cnt[o] -= 1
-            o = L[o].next
-        self.hand = L[o].next
-        dl_unlink(&self.q, o)
-        key = self.skey[o]
-        i64t_pop(&self.index, key)
-        eng_evicted(self, key)
-        self.used -= self.ssize[o]
-        self.resident -= 1
-        eng_slot_free(self, o)
 
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
-        cdef int32_t s
-        cdef uint64_t pos = 0
-        while self.used + size > self.capacity or self.resident == self.nslots:
-            self._evict()
-        s = eng_slot_new(self, key, size)
-        self.count[s] = 0
-        dl_insert_before(&self.q, self.hand, s)
-        i64t_find(&self.index, key, &pos)
-        i64t_put_at(&self.index, pos, key, s)
-        self.used += size
-        self.resident += 1
+        ring_insert(self, &self.r, key, size, True)
 
     cdef bint remove(self, int64_t key) noexcept nogil:
-        cdef int64_t s = i64t_pop(&self.index, key)
-        if s < 0:
-            return False
-        if self.hand == s:
-            self.hand = self.q.links[s].next
-        dl_unlink(&self.q, <int32_t>s)
-        self.used -= self.ssize[s]
-        self.resident -= 1
-        eng_slot_free(self, <int32_t>s)
-        return True
+        return ring_remove(self, &self.r, key)
 
     cdef Py_ssize_t nbytes(self) noexcept:
-        return Engine.nbytes(self) + dl_nbytes(&self.q) + (self.nslots + 1)
+        return Engine.nbytes(self) + dl_nbytes(&self.r.q) + (self.nslots + 1)
 
     def _slots(self):
         """Resident slots in the order the hand reaches them (the FIFO tail first)."""
-        out = []
-        cdef DLink* L = self.q.links
-        cdef int32_t s = self.hand
-        cdef Py_ssize_t i
-        for i in range(self.resident):
-            if s == 0:
-                s = L[0].next
-            out.append(s)
-            s = L[s].next
-        return out
+        return ring_slots(&self.r, self.resident, True)
 
     def _resident(self):
         """Resident keys in the order the hand reaches them: the next candidate
@@ -328,31 +306,7 @@ cdef class ClockEngine(Engine):
 
     def _state(self):
         """[(key, counter)] in the order the hand reaches them."""
-        return [(self.skey[s], self.count[s]) for s in self._slots()]
+        return [(self.skey[s], self.r.count[s]) for s in self._slots()]
 
     def _check(self):
-        cdef DLink* L = self.q.links
-        cdef int32_t s = L[0].next, prev = 0
-        cdef Py_ssize_t n = 0
-        cdef int64_t total = 0
-        seen = set()
-        while s != 0:
-            assert 1 <= s <= self.nslots, f"node {s} is not a slot"
-            assert s not in seen, "the ring has a cycle"
-            seen.add(s)
-            assert L[s].prev == prev, "links are not mutual"
-            assert i64t_get(&self.index, self.skey[s]) == s, "index out of step with the ring"
-            assert self.count[s] <= self.cmax
-            assert self.ssize[s] >= 1
-            total += self.ssize[s]
-            n += 1
-            prev = s
-            s = L[s].next
-        assert L[0].prev == prev, "the last link is wrong"
-        assert n == self.resident, f"{n} objects in the ring, resident says {self.resident}"
-        assert total == self.used, f"sizes add up to {total}, used says {self.used}"
-        assert self.used <= self.capacity, f"used {self.used} > capacity {self.capacity}"
-        assert self.index.size == self.resident, "the index holds non-resident keys"
-        assert self.hand == 0 or self.hand in seen, "the hand points at a node not in the ring"
-        if not self.sized:
-            assert self.used == self.resident
+        ring_check(self, &self.r, self.cmax)

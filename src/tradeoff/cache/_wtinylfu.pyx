@@ -13,15 +13,16 @@ import numbers
 import numpy as np
 
 cimport cython
-from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawMalloc
+from cpython.mem cimport PyMem_RawFree
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memset
 
 from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_before, dl_nbytes, dl_resize,
                                    dl_ring, dl_unlink)
 from tradeoff._core.hashing cimport mix64
-from tradeoff._core.table cimport i64t_find, i64t_get, i64t_pop, i64t_put_at
-from tradeoff.cache._engine cimport Engine, eng_evicted, eng_slot_free, eng_slot_new
+from tradeoff._core.mem cimport mem_zeroed
+from tradeoff._core.table cimport i64t_get, i64t_pop
+from tradeoff.cache._engine cimport Engine, eng_admit, eng_evict, eng_release
 
 
 # a slot's segment
@@ -233,23 +234,17 @@ cdef class WTinyLFUEngine(Engine):
         dl_ring(&self.lists, self.s_win)
         dl_ring(&self.lists, self.s_prob)
         dl_ring(&self.lists, self.s_prot)
-        self.seg = <uint8_t*>PyMem_RawMalloc(nslots + 1)
-        if self.seg == NULL:
-            raise MemoryError(f"cannot allocate a W-TinyLFU of {slots} slots")
+        mem_zeroed(<void**>&self.seg, nslots + 1)
         objects = slots
         p = _pow2_at_least(objects)
         self.width = max(16, 4 * p)
         self.width_mask = <uint64_t>(self.width - 1)
         self.row_words = self.width // 16
-        self.sketch = <uint64_t*>PyMem_RawCalloc(4 * self.row_words, sizeof(uint64_t))
-        if self.sketch == NULL:
-            raise MemoryError(f"cannot allocate a sketch of 4 x {self.width} counters")
+        mem_zeroed(<void**>&self.sketch, 4 * self.row_words * sizeof(uint64_t))
         self.door_bits = min(<Py_ssize_t>1 << 32, max(64, _pow2_at_least(32 * objects)))
         self.door_mask = <uint64_t>(self.door_bits - 1)
         if self.doorkeeper:
-            self.door = <uint64_t*>PyMem_RawCalloc(self.door_bits // 64, sizeof(uint64_t))
-            if self.door == NULL:
-                raise MemoryError(f"cannot allocate a doorkeeper of {self.door_bits} bits")
+            mem_zeroed(<void**>&self.door, (self.door_bits // 64) * sizeof(uint64_t))
         self.additions = 0
         self.resets = 0
 
@@ -353,20 +348,14 @@ cdef class WTinyLFUEngine(Engine):
             self.prot_used += size
             self.n_prot += n
 
-    cdef inline void _drop(self, int32_t s) noexcept nogil:
-        """Take slot s out of the cache (its index entry is already gone)."""
-        cdef int64_t size = self.ssize[s]
+    cdef inline void _unlist(self, int32_t s) noexcept nogil:
+        """Take slot s off its segment."""
         dl_unlink(&self.lists, s)
-        self._account(self.seg[s], -size, -1)
-        self.used -= size
-        self.resident -= 1
-        eng_slot_free(self, s)
+        self._account(self.seg[s], -self.ssize[s], -1)
 
     cdef inline void _evict(self, int32_t s) noexcept nogil:
-        cdef int64_t key = self.skey[s]
-        i64t_pop(&self.index, key)
-        eng_evicted(self, key)
-        self._drop(s)
+        self._unlist(s)
+        eng_evict(self, s)
 
     # -- the policy
 
@@ -391,19 +380,14 @@ cdef class WTinyLFUEngine(Engine):
         return True
 
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
-        cdef uint64_t pos = 0
         cdef int32_t s, cand = 0, victim, nxt
         cdef Py_ssize_t ncand = 0
         cdef int cand_est = -1
-        i64t_find(&self.index, key, &pos)
-        s = eng_slot_new(self, key, size)
-        i64t_put_at(&self.index, pos, key, s)
+        s = eng_admit(self, key, size)
         self.seg[s] = SEG_WINDOW
         dl_insert_before(&self.lists, self.s_win, s)
         self.win_used += size
         self.n_win += 1
-        self.used += size
-        self.resident += 1
         # the window's overflow moves to probation as candidates, oldest first
         while self.win_used > self.win_max:
             s = self.lists.links[self.s_win].next
@@ -437,7 +421,8 @@ cdef class WTinyLFUEngine(Engine):
         cdef int64_t s = i64t_pop(&self.index, key)
         if s < 0:
             return False
-        self._drop(<int32_t>s)
+        self._unlist(<int32_t>s)
+        eng_release(self, <int32_t>s)
         return True
 
     cdef Py_ssize_t nbytes(self) noexcept:
