@@ -35,10 +35,7 @@ POLICIES = Catalogue("policy", [
 def parse_policies(spec: str | Sequence[str]) -> list[Choice]:
     """``"rr,lc,p2c:choices=3"`` -> choices; unknown names or parameters and bad
     values raise UserError (values are checked by building a small balancer)."""
-    out = POLICIES.parse(spec)
-    for choice in out:
-        make(choice, 2)
-    return out
+    return POLICIES.parse_checked(spec, lambda choice: make(choice, 2))
 
 
 def make(choice: Choice | str, servers, weights=None, seed: int = 0):

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..harness.errors import UserError
 from ..harness.specs import Choice
-from ._replay import POLICY_SPECS, make_engine, replay
+from ._replay import POLICY_SPECS, replay
 
 
 # a policy with parameters (kept under its old name: results and tests use it)
@@ -29,14 +29,9 @@ PolicyChoice = Choice
 
 def parse_policies(spec: str | Sequence[str]) -> list[PolicyChoice]:
     """``"lru,arc,s3fifo:small_ratio=0.2"`` -> policy choices; ``all`` means every
-    policy. Parameters follow the name, each after a colon. Bad names raise UserError."""
-    out = POLICY_SPECS.parse(spec)
-    for choice in out:
-        try:
-            make_engine(choice.name, 10, **choice.params)   # check values before any replay
-        except (ValueError, TypeError) as exc:
-            raise UserError(f"policy {choice.label}: {exc}") from None
-    return out
+    policy. Parameters follow the name, each after a colon. Bad names and values raise
+    UserError (values are checked by building a small engine, before any replay)."""
+    return POLICY_SPECS.parse_checked(spec, lambda choice: POLICY_SPECS.build(choice, 10, 10, False))
 
 
 def parse_sizes(spec: str | Sequence, distinct: int, grid_ok: bool = False) -> list[int]:

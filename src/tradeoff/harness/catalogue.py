@@ -100,6 +100,14 @@ class Catalogue(Mapping):
         return parse_choices(spec, known, self.kind, aliases=self.aliases,
                              everything=list(everything) if everything is not None else self.names)
 
+    def parse_checked(self, spec: str | Sequence[str], build) -> list[Choice]:
+        """:meth:`parse`, then ``build(choice)`` for each choice (a small instance), so that
+        a bad value is a UserError before any work, not in the middle of it."""
+        out = self.parse(spec)
+        for choice in out:
+            build(choice)
+        return out
+
     def choice(self, choice: Choice | str) -> Choice:
         """A Choice from a Choice or a one-item spec string."""
         return choice if isinstance(choice, Choice) else self.parse(choice)[0]

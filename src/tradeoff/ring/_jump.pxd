@@ -33,6 +33,10 @@ cdef void jump_buckets(const uint64_t* keys, Py_ssize_t m, int32_t n,
 # a weight that is not a number passes (the base class refuses it)
 cdef int require_equal_weight(str cls, list weights, object node, object weight) except -1
 
+# set_weight of such a partitioner: KeyError for an unknown node, then the check
+# above against the other nodes' weights (the caller then calls the base class's)
+cdef int require_equal_reweight(Partitioner p, str cls, object node, object weight) except -1
+
 
 cdef class JumpHash(Partitioner):
     cdef list _order          # bucket -> node index (a permutation of range(n))

@@ -121,6 +121,13 @@ cdef int require_equal_weight(str cls, list weights, object node, object weight)
     return 0
 
 
+cdef int require_equal_reweight(Partitioner p, str cls, object node, object weight) except -1:
+    if node not in p._index:
+        raise KeyError(f"node {node!r} is not in the {cls}")
+    others = [w for name, w in zip(p._names, p._weights) if name != node]
+    return require_equal_weight(cls, others, node, weight)
+
+
 cdef class JumpHash(Partitioner):
     """Jump consistent hash over a list of nodes (Lamping and Veach 2014).
 
@@ -220,10 +227,7 @@ cdef class JumpHash(Partitioner):
     def set_weight(self, node, weight):
         """Weights cannot differ: only the current common weight is accepted
         (with one node, any weight > 0)."""
-        if node not in self._index:
-            raise KeyError(f"node {node!r} is not in the JumpHash")
-        others = [w for name, w in zip(self._names, self._weights) if name != node]
-        require_equal_weight("JumpHash", others, node, weight)
+        require_equal_reweight(self, "JumpHash", node, weight)
         Partitioner.set_weight(self, node, weight)
 
     @property

@@ -15,7 +15,7 @@ cimport numpy as cnp
 
 from tradeoff._core.hashing cimport mix64, xxh64
 from tradeoff.ring._base cimport Partitioner
-from tradeoff.ring._jump cimport require_equal_weight
+from tradeoff.ring._jump cimport require_equal_reweight, require_equal_weight
 
 cnp.import_array()
 
@@ -78,7 +78,7 @@ cdef class MultiProbe(Partitioner):
         Partitioner.__init__(self, nodes, weights)
 
     def _rebuild(self):
-        cdef Py_ssize_t n = len(self._names)
+        cdef Py_ssize_t i, n = len(self._names)
         cdef bytes b
         cdef int bits, shift
         if n:
@@ -102,10 +102,11 @@ cdef class MultiProbe(Partitioner):
         while (1 << bits) < 4 * n and bits < _MAX_BITS:
             bits += 1
         shift = 64 - bits
+        # bucket t starts at t << shift, t < 2**bits; entry 2**bits is the end (n)
         starts = np.arange((1 << bits) + 1, dtype=np.uint64)
-        starts[:-1] <<= np.uint64(shift)
+        starts[:1 << bits] <<= np.uint64(shift)
         first = np.searchsorted(pts[:n], starts, side="left").astype(np.int32)
-        first[-1] = n
+        first[1 << bits] = n
         self._pts_arr, self._own_arr, self._first_arr = pts, own, first
         self._pts = <const uint64_t*>cnp.PyArray_DATA(pts)
         self._own = <const int32_t*>cnp.PyArray_DATA(own)
@@ -146,10 +147,7 @@ cdef class MultiProbe(Partitioner):
     def set_weight(self, node, weight):
         """Weights cannot differ: only the current common weight is accepted
         (with one node, any weight > 0)."""
-        if node not in self._index:
-            raise KeyError(f"node {node!r} is not in the MultiProbe")
-        others = [w for name, w in zip(self._names, self._weights) if name != node]
-        require_equal_weight("MultiProbe", others, node, weight)
+        require_equal_reweight(self, "MultiProbe", node, weight)
         Partitioner.set_weight(self, node, weight)
 
     @property
@@ -184,7 +182,7 @@ cdef class MultiProbe(Partitioner):
         bits = 64 - self._shift
         assert (1 << bits) >= 4 * n or bits == _MAX_BITS
         first = self._first_arr
-        assert len(first) == (1 << bits) + 1 and first[-1] == n
+        assert len(first) == (1 << bits) + 1 and first[1 << bits] == n
         # first[t] = the number of points whose top bits are below t
         per_bucket = np.bincount((pts[:n] >> np.uint64(self._shift)).astype(np.int64), minlength=1 << bits)
         assert (first[1:] == np.cumsum(per_bucket)).all() and first[0] == 0

@@ -52,10 +52,7 @@ def even_boundaries(n: int) -> list[int]:
 def parse_partitioners(spec: str | Sequence[str]) -> list[Choice]:
     """``"jump,ring:vnodes=100,maglev"`` -> choices; bad names, parameters or
     values raise UserError (values are checked by building a small instance)."""
-    out = PARTITIONERS.parse(spec)
-    for choice in out:
-        make(choice, 3)
-    return out
+    return PARTITIONERS.parse_checked(spec, lambda choice: make(choice, 3))
 
 
 def make(choice: Choice | str, nodes: int | Sequence[str]):
