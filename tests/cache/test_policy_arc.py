@@ -6,7 +6,7 @@ Self-Tuning, Low Overhead Replacement Cache" (FAST 2003), with four
 the engine's documented generalizations for object sizes and deletions. The
 engine and the model get the same requests; after every step the hit/miss, the
 four lists in order, ``p`` and the engine's own invariants (``_check``) must
-agree.
+agree. The step-by-step comparison is the shared machine of ``engine_machine``.
 """
 from collections import OrderedDict
 
@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize
 
 from cache_models import drive_model
+from engine_machine import EngineMachine
 from tradeoff.cache._replay import make_engine, replay
 
 
@@ -50,7 +51,9 @@ class ARCModel:
         return False
 
     def insert(self, key, size):
+        """Admit a missed key; return the resident keys it pushed out, in order."""
         c = self.c
+        self.evicted = []
         if key in self.B1:                         # Case II
             delta = max(1.0, self.units(self.B2) / self.units(self.B1))
             self.p = min(self.p + delta * size, c)
@@ -67,10 +70,11 @@ class ARCModel:
             while self.units(self.T1) + self.units(self.B1) + size > c:   # Case A
                 if self.B1:
                     self.B1.popitem(last=False)
-                else:
-                    self.T1.popitem(last=False)    # T1 holds c: evicted, no ghost
+                else:                              # T1 holds c: evicted, no ghost
+                    self.evicted.append(self.T1.popitem(last=False)[0])
             self._fit(size, in_b2=False)           # Case B, then REPLACE
             self.T1[key] = size
+        return self.evicted
 
     def _fit(self, size, in_b2):
         while self.directory() + size > 2 * self.c:
@@ -86,6 +90,7 @@ class ARCModel:
         else:
             key, size = self.T2.popitem(last=False)
             self.B2[key] = size
+        self.evicted.append(key)
 
     def access(self, key, size=1):
         if self.hit(key):
@@ -166,47 +171,20 @@ def test_scan_does_not_flush_t2():
 
 # -- random request sequences, step by step ------------------------------------
 
-keys = st.integers(0, 15)
-
-
-class ARCMachine(RuleBasedStateMachine):
+class ARCMachine(EngineMachine):
     """Engine against model: unit sizes or random sizes, plus deletes."""
+
+    KEYS = st.integers(0, 15)
+    SIZES = st.integers(1, 12)
 
     @initialize(capacity=st.integers(1, 12), sized=st.booleans(), data=st.data())
     def setup(self, capacity, sized, data):
         if sized:
             capacity = data.draw(st.integers(1, 30), label="bytes")
-        self.sized = sized
-        self.engine = make_engine("arc", capacity, sized=sized)
-        self.model = ARCModel(capacity)
-        self.cap = capacity
+        self.start(make_engine("arc", capacity, sized=sized), ARCModel(capacity), capacity, sized)
 
-    @rule(key=keys, size=st.integers(1, 12))
-    def access(self, key, size):
-        if not self.sized:
-            size = 1
-        assert self.engine._access(key, size) == self.model.access(key, size)
-
-    @rule(key=keys)
-    def remove(self, key):
-        assert self.engine._remove(key) == self.model.remove(key)
-
-    @rule(key=keys)
-    def hit_then_insert(self, key):
-        # the two halves of a request, as the online mapping wrapper makes them
-        h = self.engine._hit(key)
-        assert h == self.model.hit(key)
-        if not h:
-            evicted = self.engine._insert(key, 1)
-            before = set(self.model.T1) | set(self.model.T2)
-            self.model.insert(key, 1)
-            after = set(self.model.T1) | set(self.model.T2)
-            assert sorted(evicted) == sorted(before - after)
-
-    @invariant()
-    def same(self):
-        if hasattr(self, "engine"):
-            assert_same(self.engine, self.model)
+    def compare(self):
+        assert_same(self.engine, self.model)
 
 
 ARCMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=60,

@@ -7,7 +7,8 @@ blocks, stack pruning, as ``OrderedDict``s with every size recomputed from
 scratch; plus the engine's documented choices (the bound on S, sizes,
 deletions). The engine and the model get the same requests; after every step the
 hit/miss, S (order and statuses), Q, the non-resident queue and the engine's own
-invariants (``_check``) must agree.
+invariants (``_check``) must agree. The step-by-step comparison is the shared
+machine of ``engine_machine``.
 """
 import math
 from collections import OrderedDict
@@ -16,9 +17,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize
 
 from cache_models import drive_model
+from engine_machine import EngineMachine
 from tradeoff.cache._replay import make_engine, replay
 
 
@@ -74,11 +76,13 @@ class LIRSModel:
         return False
 
     def insert(self, key, size):
+        """Admit a missed key; return the resident keys it pushed out, in order."""
         if self.status.get(key) == "N":
             del self.NR[key]
             self.status[key] = "P"
+        evicted = []
         while self.used() + size > self.c:
-            self.evict()
+            evicted.append(self.evict())
         self.size[key] = size
         if self.status.get(key) == "P" and key in self.S:
             self.S.move_to_end(key)            # on S: LIR (if it fits in Llirs)
@@ -96,6 +100,7 @@ class LIRSModel:
                 self.status[key] = "H"
                 self.Q[key] = None
         self.trim()
+        return evicted
 
     def make_lir(self, key):
         self.status[key] = "L"
@@ -121,6 +126,7 @@ class LIRSModel:
             self.NR[key] = None
         else:
             del self.status[key], self.size[key]
+        return key
 
     def prune(self):
         while self.S:
@@ -256,12 +262,12 @@ def test_libcachesim_phantom_trace():
 
 # -- random request sequences, step by step --------------------------------------
 
-keys = st.integers(0, 15)
-
-
-class LIRSMachine(RuleBasedStateMachine):
+class LIRSMachine(EngineMachine):
     """Engine against model: unit sizes or random sizes, deletes, and parameter
     values small enough that every case happens (Q empty, S over its bound)."""
+
+    KEYS = st.integers(0, 15)
+    SIZES = st.one_of(st.integers(1, 3), st.integers(1, 12))
 
     @initialize(capacity=st.integers(1, 12), sized=st.booleans(),
                 hir_ratio=st.sampled_from([0.01, 0.2, 0.5, 0.9]),
@@ -269,36 +275,12 @@ class LIRSMachine(RuleBasedStateMachine):
     def setup(self, capacity, sized, hir_ratio, stack_ratio, data):
         if sized:
             capacity = data.draw(st.integers(1, 24), label="bytes")
-        self.sized = sized
-        self.engine = make_engine("lirs", capacity, sized=sized, hir_ratio=hir_ratio,
-                                  stack_ratio=stack_ratio)
-        self.model = LIRSModel(capacity, hir_ratio, stack_ratio)
+        self.start(make_engine("lirs", capacity, sized=sized, hir_ratio=hir_ratio,
+                               stack_ratio=stack_ratio),
+                   LIRSModel(capacity, hir_ratio, stack_ratio), capacity, sized)
 
-    @rule(key=keys, size=st.one_of(st.integers(1, 3), st.integers(1, 12)))
-    def access(self, key, size):
-        if not self.sized:
-            size = 1
-        assert self.engine._access(key, size) == self.model.access(key, size)
-
-    @rule(key=keys)
-    def remove(self, key):
-        assert self.engine._remove(key) == self.model.remove(key)
-
-    @rule(key=keys)
-    def hit_then_insert(self, key):
-        h = self.engine._hit(key)
-        assert h == self.model.hit(key)
-        if not h:
-            before = set(self.model.Q) | {k for k, s in self.model.status.items() if s == "L"}
-            evicted = self.engine._insert(key, 1)
-            self.model.insert(key, 1)
-            after = set(self.model.Q) | {k for k, s in self.model.status.items() if s == "L"}
-            assert sorted(evicted) == sorted(before - after)
-
-    @invariant()
-    def same(self):
-        if hasattr(self, "engine"):
-            assert_same(self.engine, self.model)
+    def compare(self):
+        assert_same(self.engine, self.model)
 
 
 LIRSMachine.TestCase.settings = settings(max_examples=400, stateful_step_count=60,

@@ -7,16 +7,18 @@ hypothesis state machine drives engine and model with the same requests (unit
 sizes, or random sizes in sized mode) and deletes, over small key spaces so
 that ghost hits and promotions happen, and compares every hit/miss, the keys
 each insert evicts and the three queues with their frequencies after every
-step, running ``_check()`` each time. ``replay`` must equal the model, also
-with sizes and expiry.
+step, running ``_check()`` each time (the shared machine of
+``engine_machine``). ``replay`` must equal the model, also with sizes and
+expiry.
 """
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize
 
 from cache_models import drive_model
+from engine_machine import EngineMachine
 from tradeoff.cache import make_engine, policy_params, replay
 
 SETTINGS = settings(max_examples=120, deadline=None)
@@ -146,34 +148,24 @@ params_st = st.fixed_dictionaries({
 })
 
 
-class EngineVersusModel(RuleBasedStateMachine):
+class EngineVersusModel(EngineMachine):
+    """Requests and deletes on a fresh engine and model; compare after each step."""
+
+    KEYS = st.integers(0, 16)
+    SIZES = st.integers(1, 10)
+
     @initialize(params=params_st, sized=st.booleans(), capacity=st.integers(1, 14))
     def setup(self, params, sized, capacity):
         if sized:
             capacity *= 3
-        self.sized, self.capacity = sized, capacity
-        self.engine = make_engine("s3fifo", capacity, slots=capacity, sized=sized, **params)
-        self.model = S3FIFOModel(capacity, **params)
+        self.start(make_engine("s3fifo", capacity, slots=capacity, sized=sized, **params),
+                   S3FIFOModel(capacity, **params), capacity, sized)
 
-    @rule(key=st.integers(0, 16), size=st.integers(1, 10))
-    def request(self, key, size):
-        size = size if self.sized else 1
-        hit = self.engine._hit(key)
-        assert hit == self.model.hit(key)
-        if not hit and size <= self.capacity:
-            assert self.engine._insert(key, size) == self.model.insert(key, size)
-
-    @rule(key=st.integers(0, 16))
-    def delete(self, key):
-        assert self.engine._remove(key) == self.model.remove(key)
-
-    @invariant()
-    def same_state(self):
-        self.engine._check()
-        assert self.engine._state() == self.model.state()
+    def compare(self):
+        m = self.model
+        assert self.engine._state() == m.state()
         assert (self.engine.s_used, self.engine.m_used, self.engine.g_used) == (
-            self.model.units(self.model.S), self.model.units(self.model.M),
-            self.model.units(self.model.G))
+            m.units(m.S), m.units(m.M), m.units(m.G))
 
 
 EngineVersusModel.TestCase.settings = settings(

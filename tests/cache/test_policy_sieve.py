@@ -5,16 +5,18 @@ everything the obvious way. A hypothesis state machine applies the same
 requests (unit sizes, or random sizes in sized mode) and deletes to the engine
 and the model, and compares the hit/miss of every request, the keys each
 insert evicts, the queue with its bits/counters and the hand, and runs the
-engine's ``_check()`` after every step. ``replay`` through the public API must
-give the model's counts, also with sizes and with expiry (``times``/``ttl``).
+engine's ``_check()`` after every step (the shared machine of
+``engine_machine``). ``replay`` through the public API must give the model's
+counts, also with sizes and with expiry (``times``/``ttl``).
 """
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize
 
 from cache_models import drive_model
+from engine_machine import EngineMachine
 from tradeoff.cache import make_engine, policy_params, replay
 
 SETTINGS = settings(max_examples=120, deadline=None)
@@ -153,8 +155,11 @@ def model_replay(policy, capacity, keys, sizes=None, times=None, ttl=None, **par
 # ---------------------------------------------------------------- state machine
 
 
-class EngineVersusModel(RuleBasedStateMachine):
+class EngineVersusModel(EngineMachine):
     """Requests and deletes on a fresh engine and model; compare after each step."""
+
+    KEYS = st.integers(0, 14)
+    SIZES = st.integers(1, 10)
 
     @initialize(policy=st.sampled_from(["sieve", "clock"]), sized=st.booleans(),
                 capacity=st.integers(1, 12), bits=st.integers(1, 3))
@@ -162,26 +167,10 @@ class EngineVersusModel(RuleBasedStateMachine):
         params = {"bits": bits} if policy == "clock" else {}
         if sized:
             capacity *= 3
-        self.policy, self.sized = policy, sized
-        self.engine = make_engine(policy, capacity, slots=capacity, sized=sized, **params)
-        self.model = new_model(policy, capacity, **params)
-        self.capacity = capacity
+        self.start(make_engine(policy, capacity, slots=capacity, sized=sized, **params),
+                   new_model(policy, capacity, **params), capacity, sized)
 
-    @rule(key=st.integers(0, 14), size=st.integers(1, 10))
-    def request(self, key, size):
-        size = size if self.sized else 1
-        hit = self.engine._hit(key)
-        assert hit == self.model.hit(key)
-        if not hit and size <= self.capacity:
-            assert self.engine._insert(key, size) == self.model.insert(key, size)
-
-    @rule(key=st.integers(0, 14))
-    def delete(self, key):
-        assert self.engine._remove(key) == self.model.remove(key)
-
-    @invariant()
-    def same_state(self):
-        self.engine._check()
+    def compare(self):
         assert self.engine._state() == self.model.state()
         assert self.engine.used == self.model.used
         assert self.engine.resident == len(self.model.size)

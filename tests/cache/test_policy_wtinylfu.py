@@ -10,9 +10,9 @@ with per-row seeds), written again here, so that both see the same collisions.
 A hypothesis state machine applies the same requests (unit sizes, or random
 sizes in sized mode) and deletes to engine and model and compares, after every
 step, the hit/miss, the keys each insert evicts, the three lists in order, the
-whole sketch and doorkeeper, and runs the engine's ``_check()``. ``replay``
-through the public API must give the model's counts, also with sizes and with
-expiry (``times``/``ttl``).
+whole sketch and doorkeeper, and runs the engine's ``_check()`` (the shared
+machine of ``engine_machine``). ``replay`` through the public API must give the
+model's counts, also with sizes and with expiry (``times``/``ttl``).
 """
 from collections import OrderedDict
 
@@ -20,9 +20,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize
 
 from cache_models import drive_model
+from engine_machine import EngineMachine
 from tradeoff.cache import make_engine, policy_params, replay
 from tradeoff.cache._wtinylfu import SEEDS, WTinyLFUEngine
 from pymodels import mix64
@@ -205,33 +206,21 @@ params_st = st.fixed_dictionaries({
 })
 
 
-class EngineVersusModel(RuleBasedStateMachine):
+class EngineVersusModel(EngineMachine):
     """Requests and deletes on a fresh engine and model; compare after each step."""
+
+    KEYS = st.integers(0, 20)
+    SIZES = st.integers(1, 12)
 
     @initialize(sized=st.booleans(), capacity=st.integers(1, 14), params=params_st)
     def setup(self, sized, capacity, params):
         if sized:
             capacity *= 3
-        self.sized, self.capacity = sized, capacity
-        self.engine = make_engine("wtinylfu", capacity, slots=capacity, sized=sized, **params)
-        self.model = WTinyLFUModel(capacity, capacity, sized, **params)
+        self.start(make_engine("wtinylfu", capacity, slots=capacity, sized=sized, **params),
+                   WTinyLFUModel(capacity, capacity, sized, **params), capacity, sized)
 
-    @rule(key=st.integers(0, 20), size=st.integers(1, 12))
-    def request(self, key, size):
-        size = size if self.sized else 1
-        hit = self.engine._hit(key)
-        assert hit == self.model.hit(key)
-        if not hit and size <= self.capacity:
-            assert self.engine._insert(key, size) == self.model.insert(key, size)
-
-    @rule(key=st.integers(0, 20))
-    def delete(self, key):
-        assert self.engine._remove(key) == self.model.remove(key)
-
-    @invariant()
-    def same_state(self):
+    def compare(self):
         e, m = self.engine, self.model
-        e._check()
         assert e._segments() == m.segments()
         assert (e.used, e.resident) == (m.used, m.resident)
         assert (e.additions, e.resets) == (m.additions, m.resets)

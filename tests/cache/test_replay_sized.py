@@ -2,7 +2,9 @@
 
 The driver adds sizes (capacity in bytes) and expiry (``times`` + ``ttl``) around
 any policy; these tests check it through the LRU, FIFO and LFU engines and
-Belady, each against a plain Python model written from the definitions.
+Belady, each against a plain Python model written from the definitions. The
+LRU, FIFO and LFU engines also meet their models step by step, in the shared
+machine of ``engine_machine``.
 """
 from collections import OrderedDict
 
@@ -10,8 +12,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import initialize
 
 from cache_models import drive_model
+from engine_machine import EngineMachine
 from tradeoff.cache import POLICIES, make_engine, policy_params, replay
 
 SETTINGS = settings(max_examples=150, deadline=None)
@@ -33,17 +37,24 @@ class LRUSized:
         return True
 
     def insert(self, key, size):
+        evicted = []
         while self.used + size > self.capacity:
-            _, s = self.items.popitem(last=False)
+            k, s = self.items.popitem(last=False)
             self.used -= s
+            evicted.append(k)
         self.items[key] = size
         self.used += size
+        return evicted
 
     def remove(self, key):
         if key in self.items:
             self.used -= self.items.pop(key)
             return True
         return False
+
+    def order(self):
+        """The cached keys, the next victim first."""
+        return list(self.items)
 
 
 class LFUSized(LRUSized):
@@ -62,17 +73,23 @@ class LFUSized(LRUSized):
         return True
 
     def insert(self, key, size):
+        evicted = []
         while self.used + size > self.capacity:
             victim = min(self.items, key=lambda k: self.meta[k])
             self.used -= self.items.pop(victim)
             del self.meta[victim]
+            evicted.append(victim)
         self.items[key] = size
         self.meta[key] = (1, self.i)
         self.used += size
+        return evicted
 
     def remove(self, key):
         self.meta.pop(key, None)
         return super().remove(key)
+
+    def order(self):
+        return sorted(self.items, key=lambda k: self.meta[k])
 
 
 class BeladySized(LRUSized):
@@ -165,6 +182,31 @@ def test_belady_is_optimal_among_the_policies(keys, capacity):
     assert best == model_replay("belady", capacity, keys)[0]
     for policy in ("lru", "fifo", "lfu"):
         assert replay(trace, policy, capacity).hits <= best
+
+
+class OrderEngineVersusModel(EngineMachine):
+    """The LRU, FIFO and LFU engines (sizes, deletes) against the models above:
+    every hit/miss, the keys each insert evicts, and the eviction order."""
+
+    KEYS = st.integers(0, 12)
+    SIZES = st.integers(1, 10)
+
+    @initialize(policy=st.sampled_from(["lru", "fifo", "lfu"]), sized=st.booleans(),
+                capacity=st.integers(1, 10))
+    def setup(self, policy, sized, capacity):
+        if sized:
+            capacity *= 3
+        self.start(make_engine(policy, capacity, slots=capacity, sized=sized),
+                   model(policy, capacity, []), capacity, sized)
+
+    def compare(self):
+        assert self.engine._resident() == self.model.order()
+        assert (self.engine.used, self.engine.resident) == (self.model.used, len(self.model.items))
+
+
+OrderEngineVersusModel.TestCase.settings = settings(max_examples=100, stateful_step_count=60,
+                                                    deadline=None)
+TestOrderEngineVersusModel = OrderEngineVersusModel.TestCase
 
 
 @pytest.mark.parametrize("policy", ["lru", "fifo", "lfu"])

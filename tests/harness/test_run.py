@@ -381,8 +381,49 @@ def _gate_round(folder: Path) -> str | None:
     return None
 
 
+def test_gate_exit_codes_on_runs_with_known_noise(tmp_path):
+    """The gate as CI uses it, on files whose truth is known: ``tradeoff compare A A2``
+    exits 0 and ``tradeoff compare A B`` exits 1 with bench_b (1.3x) the one slower.
+
+    The files are pyperf results with the noise of this machine's quiet runs (a few
+    percent per worker process, 2% per value, a rare 1.5x spike), from fixed seeds, so the
+    test decides the same way every time; the real-timing version below shows the same
+    on a quiet machine but cannot be a CI check on a shared one.
+    """
+    import numpy as np
+    import synth
+
+    means = {"bench_a": 20e-6, "bench_b": 30e-6, "bench_c": 40e-6, "bench_d": 50e-6}
+
+    def one_run(path, seed, factors):
+        rng = np.random.default_rng(seed)
+        return synth.write(path, [
+            synth.timed(name, {}, synth.noisy_runs(rng, mean * factors.get(name, 1.0),
+                                                   n_runs=10, n_values=2))
+            for name, mean in means.items()])
+
+    for seed in range(3):
+        a = one_run(tmp_path / f"a{seed}.json", 3 * seed, {})
+        a2 = one_run(tmp_path / f"a2{seed}.json", 3 * seed + 1, {})
+        b = one_run(tmp_path / f"b{seed}.json", 3 * seed + 2, {"bench_b": 1.3})
+        code, out, err = cli("compare", a, a2)
+        assert (code, err) == (0, ""), out
+        assert "0 slower, 0 faster, 4 no change" in out, out
+        code, out, err = cli("compare", a, b)
+        assert (code, err) == (1, ""), out
+        verdicts = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith("bench_")}
+        assert verdicts["bench_b"].endswith("slower"), out
+        assert float(re.search(r"(\d+\.\d+)x \[", verdicts["bench_b"]).group(1)) > 1.15, out
+        assert "1 slower, 0 faster, 3 no change" in out, out
+
+
+@pytest.mark.timing
 def test_gate_aa_passes_and_a_slowdown_fails(tmp_path):
     """Real runs of four 15-40 us benchmarks: A, A again, then bench_b 1.3x slower.
+
+    Not run in CI (marker ``timing``; run it with ``pytest -m timing`` on a quiet
+    machine): it fails when a neighbour's load shifts one whole run, as it did in CI
+    (round 1 missed the slowdown, round 2 saw a 1.39x change in an untouched benchmark).
 
     ``tradeoff compare A A2`` must exit 0 (no false alarm); ``tradeoff compare A B`` must
     exit 1, call bench_b slower and the three others "no change".
