@@ -13,6 +13,8 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 DEBUG = os.environ.get("TRADEOFF_DEBUG", "") not in ("", "0")
+# for development: TRADEOFF_ONLY=messaging builds only the modules whose name holds it
+ONLY = os.environ.get("TRADEOFF_ONLY", "")
 
 directives = {
     "language_level": 3,
@@ -31,6 +33,8 @@ else:
 extensions = []
 for pyx in sorted(Path("src").rglob("*.pyx")):
     module = ".".join(pyx.relative_to("src").with_suffix("").parts)
+    if ONLY not in module:
+        continue
     extensions.append(
         Extension(
             module,

@@ -1,5 +1,5 @@
 # 64-bit integer hash functions shared by every area (tables, rings, sketches).
-from libc.stdint cimport uint64_t, int64_t
+from libc.stdint cimport int32_t, uint32_t, uint64_t, int64_t
 
 
 cdef inline uint64_t mix64(uint64_t x) noexcept nogil:
@@ -121,3 +121,42 @@ cdef inline uint64_t xxh64(const unsigned char* p, Py_ssize_t n, uint64_t seed) 
 cdef inline uint64_t xxh64_u64(uint64_t key, uint64_t seed) noexcept nogil:
     """XXH64 of the 8 little-endian bytes of a 64-bit integer."""
     return xxh64(<const unsigned char*>&key, 8, seed)
+
+
+# ------------------------------------------------------------------ murmur2 (Kafka)
+
+cdef inline int32_t murmur2_kafka(const unsigned char* p, Py_ssize_t n) noexcept nogil:
+    """MurmurHash2 (Austin Appleby, 32-bit, m = 0x5bd1e995, r = 24) with the seed
+    0x9747b28c and the byte order of Apache Kafka's ``Utils.murmur2``: what the Java
+    client's default partitioner hashes a record key with. Returned as Java's int
+    (two's complement); ``kafka_partition`` takes it to a partition."""
+    cdef uint32_t m = 0x5bd1e995u
+    cdef uint32_t h = 0x9747b28cu ^ <uint32_t>n
+    cdef uint32_t k
+    cdef Py_ssize_t i = 0, tail = n & ~(<Py_ssize_t>3)
+    while i < tail:
+        k = (<uint32_t>p[i] | (<uint32_t>p[i + 1] << 8) | (<uint32_t>p[i + 2] << 16)
+             | (<uint32_t>p[i + 3] << 24))
+        k *= m
+        k ^= k >> 24
+        k *= m
+        h *= m
+        h ^= k
+        i += 4
+    cdef Py_ssize_t rest = n - tail
+    if rest == 3:
+        h ^= <uint32_t>p[tail + 2] << 16
+    if rest >= 2:
+        h ^= <uint32_t>p[tail + 1] << 8
+    if rest >= 1:
+        h ^= <uint32_t>p[tail]
+        h *= m
+    h ^= h >> 13
+    h *= m
+    h ^= h >> 15
+    return <int32_t>h
+
+
+cdef inline int32_t kafka_partition(int32_t hash, int32_t partitions) noexcept nogil:
+    """Kafka's ``toPositive(hash) % partitions`` (toPositive clears the sign bit)."""
+    return (hash & 0x7fffffff) % partitions

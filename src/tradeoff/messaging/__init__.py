@@ -1,0 +1,13 @@
+"""Messaging: a Kafka-style partitioned log with offsets and consumer groups, and an
+SQS-style queue.
+
+>>> from tradeoff.messaging import Log
+>>> log = Log(4)
+>>> p, off = log.append(b"order-7", b"paid", timestamp=0)
+>>> log.fetch(p, off)[0].value
+b'paid'
+"""
+from ._log import Batch, Log, Record, murmur2, partition_for
+from .errors import OffsetOutOfRange
+
+__all__ = ["Batch", "Log", "OffsetOutOfRange", "Record", "murmur2", "partition_for"]
