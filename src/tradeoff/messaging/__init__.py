@@ -9,5 +9,7 @@ b'paid'
 """
 from ._log import Batch, Log, Record, murmur2, partition_for
 from .errors import OffsetOutOfRange
+from .queue import InvalidReceiptHandle, Message, MessageTooLarge, Queue
 
-__all__ = ["Batch", "Log", "OffsetOutOfRange", "Record", "murmur2", "partition_for"]
+__all__ = ["Batch", "InvalidReceiptHandle", "Log", "Message", "MessageTooLarge", "OffsetOutOfRange",
+           "Queue", "Record", "murmur2", "partition_for"]
