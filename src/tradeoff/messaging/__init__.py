@@ -8,8 +8,11 @@ SQS-style queue.
 b'paid'
 """
 from ._log import Batch, Log, Record, murmur2, partition_for
-from .errors import OffsetOutOfRange
+from .assignors import ASSIGNORS, get_assignor
+from .errors import NoOffset, OffsetOutOfRange
+from .groups import Group, Polled, Rebalance
 from .queue import InvalidReceiptHandle, Message, MessageTooLarge, Queue
 
-__all__ = ["Batch", "InvalidReceiptHandle", "Log", "Message", "MessageTooLarge", "OffsetOutOfRange",
-           "Queue", "Record", "murmur2", "partition_for"]
+__all__ = ["ASSIGNORS", "Batch", "Group", "InvalidReceiptHandle", "Log", "Message", "MessageTooLarge",
+           "NoOffset", "OffsetOutOfRange", "Polled", "Queue", "Rebalance", "Record", "get_assignor",
+           "murmur2", "partition_for"]
