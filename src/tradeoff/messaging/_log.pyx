@@ -17,7 +17,6 @@ from cpython.mem cimport PyMem_RawFree
 from libc.stdint cimport INT64_MIN, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memmove, memset
 
-import operator
 from collections import namedtuple
 
 import numpy as np
@@ -28,6 +27,7 @@ from tradeoff._core.hashing cimport kafka_partition, murmur2_kafka
 from tradeoff._core.mem cimport mem_resize, mem_zeroed
 from tradeoff._core.rng cimport rng_below, rng_seed
 
+from ._checks import integer as _count
 from .errors import OffsetOutOfRange
 
 cnp.import_array()
@@ -86,20 +86,6 @@ cdef const unsigned char[::1] _bytes_view(object b, str what):
     if not isinstance(b, bytes):
         raise TypeError(f"{what} must be bytes, got {type(b).__name__}")
     return b
-
-
-def _count(value, str name, int64_t low, object default=None):
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {value!r}") from None
-    if v < low:
-        raise ValueError(f"{name} must be >= {low}, got {v}")
-    return v
 
 
 class Batch:
@@ -182,18 +168,24 @@ cdef inline int64_t _grown(int64_t cap, int64_t need) noexcept nogil:
     return c
 
 
+cdef int seg_records_cap(Segment* s, int64_t c) except -1 nogil:
+    """Resize the per-record arrays of s to room for ``c`` records (c >= s.n)."""
+    mem_resize(<void**>&s.delta, c * sizeof(uint32_t))
+    mem_resize(<void**>&s.pos, c * sizeof(uint32_t))
+    mem_resize(<void**>&s.klen, c * sizeof(int32_t))
+    mem_resize(<void**>&s.vlen, c * sizeof(int32_t))
+    mem_resize(<void**>&s.ts, c * sizeof(int64_t))
+    s.cap = c
+    return 0
+
+
 cdef int seg_reserve(Segment* s, int64_t records, int64_t data_bytes, int64_t limit) except -1 nogil:
     """Room for ``records`` more records and ``data_bytes`` more bytes (the arena
     at most ``limit`` bytes where they fit in it)."""
     cdef int64_t c
     if s.n + records > s.cap:
         c = _grown(s.cap, s.n + records)
-        mem_resize(<void**>&s.delta, c * sizeof(uint32_t))
-        mem_resize(<void**>&s.pos, c * sizeof(uint32_t))
-        mem_resize(<void**>&s.klen, c * sizeof(int32_t))
-        mem_resize(<void**>&s.vlen, c * sizeof(int32_t))
-        mem_resize(<void**>&s.ts, c * sizeof(int64_t))
-        s.cap = c
+        seg_records_cap(s, c)
     if s.used + data_bytes > s.data_cap:
         c = _grown(s.data_cap, s.used + data_bytes)
         if c > limit >= s.used + data_bytes:
@@ -207,12 +199,7 @@ cdef int seg_reserve_exact(Segment* s, int64_t records, int64_t data_bytes) exce
     """Room for exactly ``records`` more records and ``data_bytes`` more bytes, for
     a batch whose size is known (what it does not use goes back when it rolls)."""
     if s.n + records > s.cap:
-        mem_resize(<void**>&s.delta, (s.n + records) * sizeof(uint32_t))
-        mem_resize(<void**>&s.pos, (s.n + records) * sizeof(uint32_t))
-        mem_resize(<void**>&s.klen, (s.n + records) * sizeof(int32_t))
-        mem_resize(<void**>&s.vlen, (s.n + records) * sizeof(int32_t))
-        mem_resize(<void**>&s.ts, (s.n + records) * sizeof(int64_t))
-        s.cap = s.n + records
+        seg_records_cap(s, s.n + records)
     if s.used + data_bytes > s.data_cap:
         mem_resize(<void**>&s.data, s.used + data_bytes)
         s.data_cap = s.used + data_bytes
@@ -222,12 +209,7 @@ cdef int seg_reserve_exact(Segment* s, int64_t records, int64_t data_bytes) exce
 cdef int seg_shrink(Segment* s) except -1 nogil:
     """A closed segment gives back the room it will never use."""
     if s.cap > s.n and s.n > 0:
-        mem_resize(<void**>&s.delta, s.n * sizeof(uint32_t))
-        mem_resize(<void**>&s.pos, s.n * sizeof(uint32_t))
-        mem_resize(<void**>&s.klen, s.n * sizeof(int32_t))
-        mem_resize(<void**>&s.vlen, s.n * sizeof(int32_t))
-        mem_resize(<void**>&s.ts, s.n * sizeof(int64_t))
-        s.cap = s.n
+        seg_records_cap(s, s.n)
     if s.data_cap > s.used and s.used > 0:
         mem_resize(<void**>&s.data, s.used)
         s.data_cap = s.used
@@ -468,12 +450,7 @@ cdef class Log:
         return p.end - 1
 
     cdef Part* _part(self, object partition) except NULL:
-        if isinstance(partition, bool):
-            raise TypeError(f"partition must be an integer, got {partition!r}")
-        try:
-            i = operator.index(partition)
-        except TypeError:
-            raise TypeError(f"partition must be an integer, got {partition!r}") from None
+        i = _count(partition, "partition")
         if not 0 <= i < self.P:
             raise ValueError(f"unknown partition {i}: the log has partitions 0..{self.P - 1}")
         return &self.parts[i]

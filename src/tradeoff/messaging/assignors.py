@@ -40,6 +40,8 @@ code units; the same as Python's order except beside characters outside the BMP)
 import operator
 from collections.abc import Mapping
 
+from ._checks import integer
+
 __all__ = ["ASSIGNORS", "PROTOCOLS", "cooperative_rounds", "cooperative_sticky", "get_assignor",
            "moves", "range_assign", "roundrobin_assign", "sticky_assign"]
 
@@ -66,18 +68,6 @@ def _members(members):
         seen.add(m)
     out.sort(key=_kafka_order)
     return out
-
-
-def _partition_count(partitions):
-    if isinstance(partitions, bool):
-        raise TypeError(f"partitions must be an integer, got {partitions!r}")
-    try:
-        p = operator.index(partitions)
-    except TypeError:
-        raise TypeError(f"partitions must be an integer, got {partitions!r}") from None
-    if p < 0:
-        raise ValueError(f"partitions must be >= 0, got {p}")
-    return p
 
 
 def _assignment(assignment, what):
@@ -126,7 +116,7 @@ def range_assign(members, partitions, previous=None):
     {'C0': [0, 1, 2], 'C1': [3, 4], 'C2': [5, 6]}
     """
     order = _members(members)
-    P = _partition_count(partitions)
+    P = integer(partitions, "partitions", 0)
     if not order:
         return {}
     n = len(order)
@@ -146,7 +136,7 @@ def roundrobin_assign(members, partitions, previous=None):
     {'a': [0, 2, 4], 'b': [1, 3]}
     """
     order = _members(members)
-    P = _partition_count(partitions)
+    P = integer(partitions, "partitions", 0)
     if not order:
         return {}
     n = len(order)
@@ -173,7 +163,7 @@ def sticky_assign(members, partitions, previous=None):
     {'a': [0, 1, 2], 'b': [4, 5], 'c': [3, 6]}
     """
     order = _members(members)
-    P = _partition_count(partitions)
+    P = integer(partitions, "partitions", 0)
     prev = _assignment(previous, "previous")
     if not order:
         return {}

@@ -43,9 +43,9 @@ position) and nothing per record.
 >>> g.lag()
 {0: 1, 1: 3}
 """
-import operator
 from typing import NamedTuple
 
+from ._checks import integer
 from .assignors import PROTOCOLS, cooperative_rounds, get_assignor, moves
 from .errors import NoOffset, OffsetOutOfRange
 
@@ -106,12 +106,6 @@ class Polled:
         return f"Polled(batches={len(self.batches)}, records={len(self)})"
 
 
-def _integer(value, what):
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{what} must be an integer, got {value!r}")
-    return operator.index(value)
-
-
 class Group:
     """A consumer group ``group_id`` reading ``log``.
 
@@ -166,13 +160,13 @@ class Group:
         return member
 
     def _partition(self, partition):
-        p = _integer(partition, "partition")
+        p = integer(partition, "partition")
         if not 0 <= p < self._P:
             raise ValueError(f"unknown partition {p}: the log has partitions 0..{self._P - 1}")
         return p
 
     def _offset(self, p, offset):
-        off = _integer(offset, "offset")
+        off = integer(offset, "offset")
         if off < 0:
             raise ValueError(f"offset must be >= 0, got {off}")
         end = self.log.log_end_offset(p)
@@ -347,7 +341,7 @@ class Group:
         (:meth:`commit`). Returns a :class:`Polled`.
         """
         self._member(member)
-        budget = _integer(max_records, "max_records")
+        budget = integer(max_records, "max_records")
         if budget < 1:
             raise ValueError(f"max_records must be >= 1, got {budget}")
         plan = []

@@ -579,6 +579,14 @@ class Queue:
         self._dlq._arrive(msg)
 
     # -- deleting and changing visibility -----------------------------------------------
+    def _held(self, receipt_handle):
+        """(the in-flight message ``receipt_handle`` is the latest handle of, or None;
+        now), after the clock's timers have run; the caller holds the lock."""
+        seq = self._parse(receipt_handle)
+        now = self._time()
+        self._advance(now)
+        return self._in_flight_msg(seq, receipt_handle), now
+
     def delete(self, receipt_handle):
         """Delete the message that ``receipt_handle`` was issued for, if it is the
         message's latest handle and the message is in flight; return whether it was.
@@ -587,10 +595,7 @@ class Queue:
         (a ValueError), as SQS does for another queue's handle.
         """
         with self._lock:
-            seq = self._parse(receipt_handle)
-            now = self._time()
-            self._advance(now)
-            msg = self._in_flight_msg(seq, receipt_handle)
+            msg, _ = self._held(receipt_handle)
             if msg is None:
                 return False
             self._remove(msg)
@@ -604,10 +609,7 @@ class Queue:
         message invisible for more than 12 hours after the receive."""
         timeout = _seconds("timeout", timeout, 0.0, MAX_VISIBILITY)
         with self._lock:
-            seq = self._parse(receipt_handle)
-            now = self._time()
-            self._advance(now)
-            msg = self._in_flight_msg(seq, receipt_handle)
+            msg, now = self._held(receipt_handle)
             if msg is None:
                 return False
             if now + timeout - msg.received_at > MAX_VISIBILITY:
