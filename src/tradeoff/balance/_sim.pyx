@@ -6,13 +6,13 @@ Time is in units of the mean service time (a request of work ``w`` takes
 checks, outlier detection and the balancer's ``done(duration)`` count.
 
 Events come from a fixed set of *sources*, each with at most one pending event,
-held in an indexed binary heap (``key``/``heap``/``hpos``, sized once): the
+held in the package's shared event heap (``tradeoff._core.events``): the
 failure schedule, outlier releases, the FIFO of requests that time out against
 a dead server, one departure source per server, one probe source per server and
 the arrival process. Ties in time go to the lower source number, in this order:
 failures and recoveries, ejection releases, timed-out errors, departures (by
-server), probes (by server), the arrival. The next event is ``heap[0]``; updating
-a source is one sift, O(log(2n)).
+server), probes (by server), the arrival. Updating a source is one sift,
+O(log(2n)).
 
 Requests in the system live in a pool of ``Job`` records (grown by doubling,
 never per event): per server a FIFO list (FCFS) or a leftist heap on finish tags
@@ -35,6 +35,8 @@ from tradeoff._core.rng cimport (Rng, rng_seed, rng_uniform, rng_uniform_pos, rn
                                  rng_exponential)
 from tradeoff._core.hashing cimport mix64
 from tradeoff._core.mem cimport mem_resize
+from tradeoff._core.events cimport (Events, ev_init, ev_free, ev_schedule, ev_next, ev_time,
+                                    ev_check)
 from tradeoff.balance._base cimport Balancer, HealthCheck, OutlierDetector
 
 
@@ -131,10 +133,7 @@ cdef class Simulator:
     cdef int64_t* kmax
 
     # event heap over the sources
-    cdef int32_t nsrc
-    cdef double* key
-    cdef int32_t* heap
-    cdef int32_t* hpos
+    cdef Events ev
 
     # job pool
     cdef Job* jobs
@@ -212,9 +211,10 @@ cdef class Simulator:
         self.area = NULL
         self.busy = NULL
         self.kmax = NULL
-        self.key = NULL
-        self.heap = NULL
-        self.hpos = NULL
+        self.ev.key = NULL
+        self.ev.heap = NULL
+        self.ev.hpos = NULL
+        self.ev.n = 0
         self.jobs = NULL
         self.probe_pending = NULL
         self.probe_sent = NULL
@@ -235,9 +235,7 @@ cdef class Simulator:
         PyMem_RawFree(self.area)
         PyMem_RawFree(self.busy)
         PyMem_RawFree(self.kmax)
-        PyMem_RawFree(self.key)
-        PyMem_RawFree(self.heap)
-        PyMem_RawFree(self.hpos)
+        ev_free(&self.ev)
         PyMem_RawFree(self.jobs)
         PyMem_RawFree(self.probe_pending)
         PyMem_RawFree(self.probe_sent)
@@ -304,14 +302,7 @@ cdef class Simulator:
             self.cur_outage[s] = -1
             self.phase[s] = 0
 
-        self.nsrc = D0 + 2 * n + 1
-        mem_resize(<void**>&self.key, self.nsrc * sizeof(double))
-        mem_resize(<void**>&self.heap, self.nsrc * sizeof(int32_t))
-        mem_resize(<void**>&self.hpos, self.nsrc * sizeof(int32_t))
-        for i in range(self.nsrc):
-            self.key[i] = INFINITY
-            self.heap[i] = i
-            self.hpos[i] = i
+        ev_init(&self.ev, D0 + 2 * n + 1)
 
         self.free_head = -1
         self.err_head = -1
@@ -450,8 +441,8 @@ cdef class Simulator:
         while not self.done:
             if self.n_arrived >= until:
                 return 0
-            src = self.heap[0]
-            t = self.key[src]
+            src = ev_next(&self.ev)
+            t = ev_time(&self.ev, src)
             if t == INFINITY:
                 self.done = True
                 break
@@ -495,47 +486,9 @@ cdef class Simulator:
         self.err_tail = -1
         self._schedule(SRC_ERR, INFINITY)
 
-    # ---------------------------------------------------------------- heap
-    cdef inline bint _before(self, int32_t a, int32_t b) noexcept nogil:
-        cdef double ka = self.key[a], kb = self.key[b]
-        return ka < kb or (ka == kb and a < b)
-
-    cdef void _sift_up(self, int32_t i) noexcept nogil:
-        cdef int32_t src = self.heap[i], p
-        while i > 0:
-            p = (i - 1) >> 1
-            if not self._before(src, self.heap[p]):
-                break
-            self.heap[i] = self.heap[p]
-            self.hpos[self.heap[i]] = i
-            i = p
-        self.heap[i] = src
-        self.hpos[src] = i
-
-    cdef void _sift_down(self, int32_t i) noexcept nogil:
-        cdef int32_t src = self.heap[i], c, m = self.nsrc
-        while True:
-            c = 2 * i + 1
-            if c >= m:
-                break
-            if c + 1 < m and self._before(self.heap[c + 1], self.heap[c]):
-                c += 1
-            if not self._before(self.heap[c], src):
-                break
-            self.heap[i] = self.heap[c]
-            self.hpos[self.heap[i]] = i
-            i = c
-        self.heap[i] = src
-        self.hpos[src] = i
-
     cdef inline void _schedule(self, int32_t src, double t) noexcept nogil:
         """Set the time of a source's pending event (+inf: none)."""
-        cdef double old = self.key[src]
-        self.key[src] = t
-        if t < old:
-            self._sift_up(self.hpos[src])
-        elif t > old:
-            self._sift_down(self.hpos[src])
+        ev_schedule(&self.ev, src, t)
 
     # ---------------------------------------------------------------- job pool
     cdef int _grow(self, int32_t want) except -1 nogil:
@@ -999,11 +952,8 @@ cdef class Simulator:
         """Assert the invariants: heap order and positions, each server's queue
         or leftist heap holds k[s] jobs in order, every pool slot is either free
         or in exactly one list, the PS virtual time never passes a finish tag."""
-        cdef int32_t i, s, j, c, cnt, total = 0, free = 0
-        for i in range(self.nsrc):
-            assert self.hpos[self.heap[i]] == i
-            if i > 0:
-                assert not self._before(self.heap[i], self.heap[(i - 1) >> 1])
+        cdef int32_t s, j, c, cnt, total = 0, free = 0
+        ev_check(&self.ev)
         for s in range(self.n):
             if self.ps:
                 cnt = self._check_tree(self.root[s], -INFINITY)
@@ -1021,7 +971,7 @@ cdef class Simulator:
                 assert (self.head[s] < 0) == (self.tail[s] < 0)
             assert cnt == self.k[s], (s, cnt, self.k[s])
             assert self.k[s] == 0 or self.up[s]
-            assert (self.key[D0 + s] < INFINITY) == (self.k[s] > 0)
+            assert (ev_time(&self.ev, D0 + s) < INFINITY) == (self.k[s] > 0)
             total += cnt
         j = self.err_head
         while j >= 0:
