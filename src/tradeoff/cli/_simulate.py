@@ -1,4 +1,4 @@
-"""``tradeoff simulate cache|ring|balance|index`` and ``tradeoff mrc``: each command maps
+"""``tradeoff simulate cache|ring|balance|index|delivery|queue|groups`` and ``tradeoff mrc``: each command maps
 its options to its area's one entry point (``tradeoff.cache.simulate.run``,
 ``tradeoff.ring.experiment.run``, ...) and shows the outcome. The choices in the help
 come from the areas' catalogues, read only when that help is shown."""
@@ -171,6 +171,122 @@ def simulate_index(mix_spec, n_keys, n_ops, range_size, kinds, seed, output, fmt
 
     show(run(mix=mix_spec, keys=n_keys, ops=n_ops, range_size=range_size, kinds=kinds, seed=seed, output=output,
              fmt=fmt, progress=progress(quiet)))
+
+
+@simulate.command("delivery")
+@click.option("--semantics", default="at-most-once,at-least-once,exactly-once", show_default=True,
+              metavar="S1,S2", help="at-most-once, at-least-once, exactly-once, idempotent-consumer, or all.")
+@click.option("--broker", default="log", show_default=True, metavar="NAME",
+              help="log (Kafka's model), queue (SQS's) or redis (the log scenario through a real "
+                   "redis-server, started on a unix socket, beside the simulation).")
+@click.option("--messages", default="1e6", show_default=True, metavar="N")
+@click.option("--partitions", type=int, default=12, show_default=True, help="The log's partitions.")
+@click.option("--consumers", type=int, default=3, show_default=True)
+@click.option("--batch", type=int, default=10, show_default=True,
+              help="Records per fetch (the log's max.poll.records) or receive (the queue: 1..10).")
+@click.option("--rate", type=float, default=2000.0, show_default=True,
+              help="Messages per second (Poisson); 0: all at once.")
+@click.option("--crash", default="0.01%", show_default=True,
+              help="Chance that a consumer dies right after processing a message.")
+@click.option("--ack-loss", default="0.1%", show_default=True,
+              help="Chance that a send is stored but its acknowledgement is lost.")
+@click.option("--request-loss", default="0.1%", show_default=True,
+              help="Chance that a send never reaches the broker.")
+@click.option("--broker-restart", default="0.01%", show_default=True,
+              help="Chance that the broker restarts during a send (stored, not acknowledged).")
+@click.option("--rebalance", default="0.1%", show_default=True,
+              help="Chance that the group rebalances before a batch's commit (the log).")
+@click.option("--visibility", type=float, default=30.0, show_default=True,
+              help="The queue's visibility timeout, seconds.")
+@click.option("--max-deliveries", type=int, default=0, show_default=True,
+              help="Dead-letter a message delivered more than this many times (0: never).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Results file (default: results/simulate-delivery-DATE-TIME.json).")
+@click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def simulate_delivery(semantics, broker, messages, partitions, consumers, batch, rate, crash, ack_loss,
+                      request_loss, broker_restart, rebalance, visibility, max_deliveries, seed, output, fmt,
+                      quiet) -> None:
+    """How many messages each delivery guarantee loses or processes twice when
+    consumers crash, acknowledgements get lost, the broker restarts and the group
+    rebalances; with latency and throughput.
+
+    \b
+    tradeoff simulate delivery --crash 1% --messages 1e6
+    tradeoff simulate delivery --semantics all --broker queue --visibility 5
+    tradeoff simulate delivery --broker redis --messages 1e4 --crash 1% --ack-loss 2%
+    """
+    from ..messaging.experiment import run_delivery
+
+    show(run_delivery(semantics=semantics, broker=broker, messages=messages, partitions=partitions,
+                      consumers=consumers, batch=batch, rate=rate, crash=crash, ack_loss=ack_loss,
+                      request_loss=request_loss, broker_restart=broker_restart, rebalance=rebalance,
+                      visibility=visibility, max_deliveries=max_deliveries, seed=seed, output=output, fmt=fmt,
+                      progress=progress(quiet), note=to_stderr))
+
+
+@simulate.command("queue")
+@click.option("--broker", default="log,queue", show_default=True, metavar="B1,B2",
+              help="log (each partition read by one consumer) and/or queue (any consumer takes the next message).")
+@click.option("--profile", default="spike", show_default=True, metavar="SPEC",
+              help="constant, spike:factor=3,start=60,duration=30 or diurnal:amplitude=0.5,period=3600.")
+@click.option("--rate", type=float, default=100.0, show_default=True, help="Base rate, messages per second.")
+@click.option("--consumers", type=int, default=4, show_default=True)
+@click.option("--partitions", type=int, default=12, show_default=True, help="The log's partitions.")
+@click.option("--keys", type=int, default=10_000, show_default=True, help="Distinct message keys.")
+@click.option("--skew", type=float, default=0.0, show_default=True, help="Zipf exponent of the keys (0: uniform).")
+@click.option("--service", default="exp", show_default=True, metavar="SPEC",
+              help="Service-time distribution: exp, const or lognormal:sigma=1.")
+@click.option("--service-mean", default="30ms", show_default=True, help="Mean time to process a message.")
+@click.option("--duration", default="10m", show_default=True, help="Simulated time.")
+@click.option("--sample-every", default="1s", show_default=True, help="Time between points of the series.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Draw the backlog over time (.png or .svg).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Results file (default: results/simulate-queue-DATE-TIME.json).")
+@click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def simulate_queue(broker, profile, rate, consumers, partitions, keys, skew, service, service_mean, duration,
+                   sample_every, seed, plot, output, fmt, quiet) -> None:
+    """How far consumers fall behind a traffic spike, and how long they take to catch
+    up: backlog, lag and latency over time, per broker.
+
+    \b
+    tradeoff simulate queue --profile spike:factor=5,start=60,duration=30 --plot spike.png
+    tradeoff simulate queue --skew 1.2 --partitions 8 --consumers 8
+    tradeoff simulate queue --profile diurnal:amplitude=0.8,period=1h --duration 2h --rate 120
+    """
+    from ..messaging.experiment import run_queue
+
+    show(run_queue(broker=broker, profile=profile, rate=rate, consumers=consumers, partitions=partitions,
+                   keys=keys, skew=skew, service=service, service_mean=service_mean, duration=duration, seed=seed,
+                   sample_every=sample_every, plot=plot, output=output, fmt=fmt, progress=progress(quiet),
+                   note=to_stderr))
+
+
+@simulate.command("groups")
+@click.option("--assignor", default="range,roundrobin,sticky,cooperative-sticky", show_default=True,
+              metavar="A1,A2", help="Kafka's assignors to compare (or all).")
+@click.option("--partitions", type=int, default=12, show_default=True)
+@click.option("--members", default="1..8", show_default=True, metavar="RANGE",
+              help="Group sizes to report, e.g. 1..8 or 1,2,4,8.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Results file (default: results/simulate-groups-DATE-TIME.json).")
+@click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def simulate_groups(assignor, partitions, members, output, fmt, quiet) -> None:
+    """Partitions moved and paused per join and leave, per assignor.
+
+    \b
+    tradeoff simulate groups --partitions 12 --members 1..8
+    tradeoff simulate groups --assignor sticky,cooperative-sticky --partitions 100 --members 1,10,50
+    """
+    from ..messaging.experiment import run_groups
+
+    show(run_groups(assignor=assignor, partitions=partitions, members=members, output=output, fmt=fmt,
+                    progress=progress(quiet)))
 
 
 @cli.command("mrc")

@@ -605,27 +605,36 @@ def _result(broker, prof, svc, rate, consumers, P, keys, skew, mean, seed, every
 
 # ------------------------------------------------------------------ plot
 
-def plot(result: BacklogResult, path) -> None:
-    """Draw the backlog over time (and the largest partition lag for the log
-    broker), the spike window shaded and the drain marked, to ``path`` (.png or
+def plot(results, path) -> None:
+    """Draw the backlog over time of one result or several (one line each: the
+    brokers side by side), with the largest partition lag of a lone log-broker
+    result, the spike window shaded and each drain marked, to ``path`` (.png or
     .svg), written to a temporary file and renamed."""
     from ..harness.plots import figure, save_figure
 
+    if isinstance(results, BacklogResult):
+        results = [results]
     fig, ax = figure()
-    s = result.series
-    ax.plot(s["t"], s["backlog"], label="backlog (all partitions)", lw=1.2)
-    if "max_lag" in s:
-        ax.plot(s["t"], s["max_lag"], label="largest partition lag", lw=1.0)
-    if not math.isnan(result.spike_start):
-        ax.axvspan(result.spike_start, min(result.spike_end, result.horizon), color="tab:red",
-                   alpha=0.15, label="spike")
-        if not math.isnan(result.drain_time):
-            ax.axvline(result.spike_end + result.drain_time, color="tab:green", ls="--", lw=1,
-                       label=f"drained after {result.drain_time:.4g} s")
+    first = results[0]
+    for i, result in enumerate(results):
+        s = result.series
+        color = f"C{i}"
+        label = "backlog" if len(results) == 1 else f"{result.broker} broker"
+        ax.plot(s["t"], s["backlog"], label=label, lw=1.2, color=color)
+        if len(results) == 1 and "max_lag" in s:
+            ax.plot(s["t"], s["max_lag"], label="largest partition lag", lw=1.0, color="C1")
+        if not math.isnan(result.spike_start) and not math.isnan(result.drain_time):
+            ax.axvline(result.spike_end + result.drain_time, color=color, ls="--", lw=1,
+                       label=f"{'' if len(results) == 1 else result.broker + ': '}"
+                             f"drained {result.drain_time:.4g} s after the spike")
+    if not math.isnan(first.spike_start):
+        ax.axvspan(first.spike_start, min(first.spike_end, first.horizon), color="tab:red",
+                   alpha=0.12, label="spike")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("messages in the system")
-    ax.set_title(f"{result.broker} broker, {result.consumers} consumers, {result.profile}", fontsize=10)
-    ax.set_xlim(0, result.horizon)
+    brokers = " vs ".join(r.broker for r in results)
+    ax.set_title(f"{brokers}: {first.consumers} consumers, {first.profile}", fontsize=10)
+    ax.set_xlim(0, max(r.horizon for r in results))
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8)
     save_figure(fig, path)
