@@ -76,10 +76,10 @@ def run_delivery(*, semantics: str = "at-most-once,at-least-once,exactly-once", 
         notice = missing_notice("redis-server")
         if notice:
             raise UserError(notice)
-        try:
-            import redis  # noqa: F401
-        except ImportError:
-            raise UserError("the redis client is not installed (pip install redis)") from None
+        import importlib.util
+
+        if importlib.util.find_spec("redis") is None:
+            raise UserError("the redis client is not installed (pip install redis)")
         if n > 20_000 and note:
             note(f"note: Redis runs the scenario one command at a time, a few thousand messages a second: "
                  f"{n:,} messages take a while (--messages 1e4 takes seconds)")
