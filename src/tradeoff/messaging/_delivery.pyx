@@ -188,6 +188,7 @@ cdef class Simulation:
     cdef public int64_t attempts, requests_lost, acks_lost, restarts, dropped_duplicates
     cdef public int64_t records, crashes, rebalances, redelivered, suppressed, aborted
     cdef public int64_t dead_lettered, commits_failed, events
+    cdef public double producer_end     # when the last message was sent (and acknowledged)
 
     def __cinit__(self):
         self.arrive = NULL
@@ -417,6 +418,7 @@ cdef class Simulation:
         self.attempt = 0
         if self.k >= self.M:
             self.producer_done = True
+            self.producer_end = t
             ev_schedule(&self.ev, 0, INFINITY)
             for c in range(self.C):
                 self._wake(c, t)

@@ -113,6 +113,7 @@ class Run:
             "p50_ms": 1e3 * float(np.percentile(lat, 50)) if len(lat) else math.nan,
             "p99_ms": 1e3 * float(np.percentile(lat, 99)) if len(lat) else math.nan,
             "throughput": settled / last if last > 0 else (m / end if end > 0 else math.nan),
+            "producer_end": c["producer_end"], "last_arrival": last,
             "sim_seconds": end, "wall_seconds": self.wall,
             "invariant": "holds" if not invariant_violations(self) else "VIOLATED",
         }
@@ -222,6 +223,7 @@ def simulate(semantics: str = "at-least-once", broker: str = "log", *, record: b
         "attempts", "requests_lost", "acks_lost", "restarts", "dropped_duplicates", "records", "crashes",
         "rebalances", "redelivered", "suppressed", "aborted", "dead_lettered", "commits_failed", "events")}
     counters["end_time"] = sim.now
+    counters["producer_end"] = sim.producer_end
     return Run(semantics, broker, s, counters, sim.arrays(), wall, sim.schedule(), sim)
 
 

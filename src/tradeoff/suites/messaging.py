@@ -12,23 +12,64 @@ Timed (pyperf, per record):
 - ``fetch``: a whole 1M-record partition in batches of 5000; ``fetch_one``: one record
   at a random offset (the segment and index lookups plus building the batch);
   ``offset_for_time``: the time index.
+- ``compaction``: ``Log.compact()`` of 1M 100-byte records over 10k keys in 1 MiB
+  segments (every closed segment dirty); the log is built before the timing.
+- ``rebalance``: a join and a leave of a 100-partition consumer group of 10 members,
+  per rebalance, for each assignor.
+- ``queue_cycle``: the SQS-style queue, standard and FIFO (10 message groups,
+  explicit deduplication ids), in cycles of 10 ``send``, one ``receive(max_messages=10)``
+  and 10 ``delete``, per message, on a fake clock.
+- ``produce`` and ``consume``: the same work against Redis Streams on a unix socket
+  (a ``redis-server`` per worker process, no persistence), per record: 100k 100-byte
+  records in batches of 1000 (``append_many`` per batch; a pipeline of 1000 ``XADD``
+  without MULTI), and a whole 100k-record partition or stream read in batches of 5000
+  through a consumer group (``Group.poll`` and ``commit``; ``XREADGROUP COUNT 5000``
+  and ``XACK``). 100k, not 1M: Redis takes about 11 us a record from Python. Skipped,
+  with a notice, where ``redis-server`` or the ``redis`` package is missing.
 
-Scenarios (deterministic):
+Scenarios (deterministic, but for the wall-clock seconds they report):
 - ``memory``: bytes held per 100-byte record after 1M records, appended in one batch
   or one at a time.
+- ``delivery``: :func:`tradeoff.messaging.delivery.compare` of 1M messages at the
+  default settings but ``crash=0.001`` and ``ack_loss=0.001``, one row per semantics:
+  messages lost and duplicated, extra processings, latency, throughput.
+- ``spike``: :func:`tradeoff.messaging.backlog.simulate` of a traffic spike on the log
+  and on the queue: the peak backlog, the time to drain it, the latency.
+- ``rebalance_moves``: members 1 to 8 join a 12-partition group one by one: the
+  partitions that change owner (in all, and the most in one join) and those paused
+  (the cooperative protocol pauses only those that move; eager ones pause all).
+- ``fanout_memory``: the memory 1, 10 and 100 consumer groups add to one 1M-record
+  log (a few integers per partition each; the log itself is shared).
 """
 from __future__ import annotations
 
+import gc
+import sys
+import tracemalloc
 from collections import deque
 from functools import lru_cache
 
 import numpy as np
 
 from tradeoff import benchmark, scenario
+from tradeoff.harness.errors import Skip
+from tradeoff.messaging.assignors import ASSIGNORS
+from tradeoff.messaging.backlog import BROKERS
+from tradeoff.messaging.delivery import SEMANTICS
+from tradeoff.suites._peers import require
 
 RECORDS = 1_000_000
 VALUE = 100
 SINGLE = 100_000
+KEYS = 10_000                   # compaction: distinct keys among the RECORDS records
+PEER_RECORDS = 100_000          # produce/consume: records per call
+PRODUCE_BATCH = 1000            # records per append_many call or Redis pipeline
+CONSUME_BATCH = 5000            # records per poll or XREADGROUP
+GROUP_PARTITIONS = 100          # rebalance: partitions of the timed group
+GROUP_MEMBERS = 10              # rebalance: its members before the timed join
+QUEUE_BATCH = 10                # queue_cycle: sends, then one receive of this many
+QUEUE_MESSAGES = 1000           # queue_cycle: messages per call
+FIFO_GROUPS = 10                # queue_cycle: message groups of the FIFO queue
 
 
 @lru_cache(maxsize=1)
