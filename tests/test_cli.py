@@ -304,3 +304,13 @@ def test_compare_same_file_no_change(results):
     row = next(ln for ln in out.splitlines() if ln.startswith("summing[n=10]"))
     assert row.endswith("no change") and "1.00x" in row
     assert "only in" not in out and "scenario metrics that changed" not in out
+
+
+@pytest.mark.parametrize("name", ["kind", "mean", "name", "seed"])
+def test_a_param_named_like_a_results_column_is_refused(name):
+    from tradeoff import benchmark
+
+    with pytest.raises(ValueError, match=f"param '{name}' is the name of a results column"):
+        @benchmark(params={name: [1, 2]})
+        def clash(**kw):
+            return lambda: None

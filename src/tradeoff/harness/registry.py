@@ -98,6 +98,10 @@ def _check_params(func_name: str, params) -> dict[str, list]:
     for k, values in params.items():
         if not isinstance(k, str) or not k.isidentifier():
             raise TypeError(f"{func_name}: param names must be identifiers, got {k!r}")
+        from .results import FIXED_COLUMNS
+        if k in FIXED_COLUMNS:
+            raise ValueError(f"{func_name}: param {k!r} is the name of a results column "
+                             f"({', '.join(FIXED_COLUMNS)}); call it something else")
         if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
             values = [values]
         values = list(values)

@@ -49,6 +49,11 @@ KIND_BENCHMARK = "benchmark"
 KIND_SCENARIO = "scenario"
 
 
+
+#: the columns every results table has; a benchmark's param may not take one of these names
+FIXED_COLUMNS = ("name", "suite", "func", "kind", "compare", "mean", "std", "median", "min", "max",
+                 "n_values", "n_runs", "unit", "seed")
+
 def format_name(func: str, params: dict[str, Any]) -> str:
     """``func[p=v,...]``, or just ``func`` without params."""
     if not params:
@@ -272,8 +277,7 @@ def load(path: str | os.PathLike):
         row["seed"] = info["seed"]
         rows.append(row)
     # metric columns are named by the metric itself unless that clashes with a fixed column
-    fixed = {"name", "suite", "func", "kind", "compare", "mean", "std", "median", "min", "max",
-             "n_values", "n_runs", "unit", "seed", *param_cols}
+    fixed = {*FIXED_COLUMNS, *param_cols}
     rename = {"metric:" + m: (m if m not in fixed else "metric_" + m) for m in metric_cols}
     cols = ["name", "suite", "func", "kind", "compare", *param_cols,
             "mean", "std", "median", "min", "max", "n_values", "n_runs", "unit",
