@@ -1,4 +1,4 @@
-"""``tradeoff simulate cache|ring|balance|index|delivery|queue|groups`` and ``tradeoff mrc``: each command maps
+"""``tradeoff simulate cache|ring|balance|index|delivery|queue|groups|replication`` and ``tradeoff mrc``: each command maps
 its options to its area's one entry point (``tradeoff.cache.simulate.run``,
 ``tradeoff.ring.experiment.run``, ...) and shows the outcome. The choices in the help
 come from the areas' catalogues, read only when that help is shown."""
@@ -287,6 +287,46 @@ def simulate_groups(assignor, partitions, members, output, fmt, quiet) -> None:
 
     show(run_groups(assignor=assignor, partitions=partitions, members=members, output=output, fmt=fmt,
                     progress=progress(quiet)))
+
+
+@simulate.command("replication")
+@click.option("--scheme", default="leader:async,leader:semisync,leader:sync", show_default=True, metavar="S1,S2",
+              help="leader:async, leader:semisync[=K] (K followers acknowledge), leader:sync.")
+@click.option("--n", "n", type=int, default=3, show_default=True, help="Replicas.")
+@click.option("--reads", type=click.Choice(["leader", "follower", "sticky", "any"]), default="follower",
+              show_default=True, help="Where reads go: the leader, a random follower, one follower per session, any replica.")
+@click.option("--clients", type=int, default=10, show_default=True, help="Clients, one session each.")
+@click.option("--ops", default="1e6", show_default=True, metavar="N")
+@click.option("--read-fraction", type=float, default=0.9, show_default=True)
+@click.option("--keys", type=int, default=1000, show_default=True)
+@click.option("--skew", type=float, default=0.0, show_default=True, help="Zipf exponent of the keys (0: uniform).")
+@click.option("--latency", default="exp:mean=1ms", show_default=True, metavar="SPEC",
+              help="One-way network delays: exp:mean=1ms, const:1ms, or a named fit such as lnkd-ssd.")
+@click.option("--crash", default=None, metavar="T1,T2", help="Crash the leader at these times (e.g. 5s).")
+@click.option("--detect", type=float, default=0.5, show_default=True, help="Seconds before followers notice a crash.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--history", type=click.Path(dir_okay=False), default=None,
+              help="Record every operation as Jepsen-style JSON lines (one scheme).")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Draw replication lag over time.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Results file (default: results/simulate-replication-DATE-TIME.json).")
+@click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def simulate_replication(scheme, n, reads, clients, ops, read_fraction, keys, skew, latency, crash, detect, seed,
+                         history, plot, output, fmt, quiet) -> None:
+    """How stale follower reads are, what each acknowledgement mode costs in write
+    latency, and what a leader crash loses.
+
+    \b
+    tradeoff simulate replication --ops 1e6
+    tradeoff simulate replication --crash 5s --reads sticky --plot lag.png
+    tradeoff simulate replication --scheme leader:async --ops 1e4 --history run.jsonl
+    """
+    from ..replication.experiment import run_replication
+
+    show(run_replication(scheme=scheme, n=n, reads=reads, clients=clients, ops=ops, read_fraction=read_fraction,
+                         keys=keys, skew=skew, latency=latency, crash=crash, detect=detect, seed=seed,
+                         history=history, plot=plot, output=output, fmt=fmt, progress=progress(quiet)))
 
 
 @cli.command("mrc")

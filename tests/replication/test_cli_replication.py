@@ -1,0 +1,52 @@
+"""``tradeoff simulate replication``: a row per scheme, the history, the plot, and bad
+input as one line with exit status 2 and nothing written."""
+import json
+
+import pytest
+
+from clitools import cli
+from tradeoff import load
+
+
+def test_schemes_side_by_side_with_a_crash(tmp_path):
+    out, plot = tmp_path / "r.json", tmp_path / "lag.png"
+    code, stdout, stderr = cli("simulate", "replication", "--ops", "1e5", "--keys", "10", "--crash", "2s",
+                               "-o", out, "--plot", plot)
+    assert code == 0, stderr
+    rows = {l.split()[0]: l.split() for l in stdout.splitlines() if l.startswith("leader:")}
+    assert set(rows) == {"leader:async", "leader:semisync", "leader:sync"}
+    assert rows["leader:sync"][3] == "0" and int(rows["leader:async"][3]) > 0      # read-your-writes
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    df = load(out)
+    assert set(df["scheme"]) == set(rows)
+    assert (df["failovers"] == 1).all()
+
+
+def test_history_is_jepsen_style_json_lines(tmp_path):
+    hist = tmp_path / "h.jsonl"
+    code, _, stderr = cli("simulate", "replication", "--scheme", "leader:async", "--ops", "2000",
+                          "--history", hist, "-o", tmp_path / "r.json", "-q")
+    assert code == 0, stderr
+    lines = [json.loads(l) for l in hist.read_text().splitlines()]
+    assert len(lines) == 4000
+    assert {l["type"] for l in lines} == {"invoke", "ok"}
+    assert {"process", "f", "key", "value", "time"} <= set(lines[0])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scheme", "leaderless:n=3"], "leaderless replication is not built yet"),
+    (["--scheme", "paxos"], "unknown scheme 'paxos'"),
+    (["--scheme", "leader:sometimes"], "mode"),
+    (["--n", "0"], "n"),
+    (["--crash", "soon"], "--crash"),
+    (["--ops", "-5"], "--ops must be"),
+    (["--latency", "warp:9"], "latency"),
+    (["--scheme", "leader:async,leader:sync", "--history", "h.jsonl"], "one scheme"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):
+    out = tmp_path / "r.json"
+    code, stdout, stderr = cli("simulate", "replication", *args, "--ops", "1000", "-o", out) \
+        if "--ops" not in args else cli("simulate", "replication", *args, "-o", out)
+    assert code == 2, (stdout, stderr)
+    assert message in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    assert not out.exists()
