@@ -50,3 +50,36 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message
     assert code == 2, (stdout, stderr)
     assert message in stderr and len(stderr.strip().splitlines()) == 1, stderr
     assert not out.exists()
+
+
+def test_replication_on_a_pbs_latency_fit(tmp_path):
+    code, stdout, stderr = cli("simulate", "replication", "--latency", "lnkd-disk", "--ops", "2e4", "--scheme",
+                               "leader:async,leader:sync", "-o", tmp_path / "r.json", "-q")
+    assert code == 0, stderr
+    rows = {l.split()[0]: l.split() for l in stdout.splitlines() if l.startswith("leader:")}
+    # lnkd-disk's write leg has a heavy tail: sync's write p50 is milliseconds, not microseconds
+    assert float(rows["leader:sync"][8]) > float(rows["leader:async"][8])
+
+
+def test_simulate_pbs_table_plot_and_results(tmp_path):
+    out, plot = tmp_path / "p.json", tmp_path / "p.svg"
+    code, stdout, stderr = cli("simulate", "pbs", "--r", "1", "--w", "1", "--latency", "lnkd-ssd,wan",
+                               "--trials", "2e5", "-o", out, "--plot", plot)
+    assert code == 0, stderr
+    ssd = next(l for l in stdout.splitlines() if l.startswith("lnkd-ssd"))
+    assert abs(float(ssd.split()[3].rstrip("%")) - 97.4) < 0.3          # the paper's headline figure
+    assert plot.read_text().lstrip().startswith("<?xml")
+    assert len(load(out)) == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--r", "4"], "--r 4 is more than the 3 replicas"),
+    (["--latency", "lnkd-hdd"], "lnkd-hdd"),
+    (["--trials", "0"], "--trials must be"),
+])
+def test_simulate_pbs_bad_input(tmp_path, args, message):
+    out = tmp_path / "p.json"
+    code, stdout, stderr = cli("simulate", "pbs", *args, "-o", out)
+    assert code == 2, (stdout, stderr)
+    assert message in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    assert not out.exists()

@@ -1,4 +1,5 @@
-"""``tradeoff simulate cache|ring|balance|index|delivery|queue|groups|replication`` and ``tradeoff mrc``: each command maps
+"""``tradeoff simulate cache|ring|balance|index|delivery|queue|groups|replication|pbs`` and
+``tradeoff mrc``: each command maps
 its options to its area's one entry point (``tradeoff.cache.simulate.run``,
 ``tradeoff.ring.experiment.run``, ...) and shows the outcome. The choices in the help
 come from the areas' catalogues, read only when that help is shown."""
@@ -327,6 +328,38 @@ def simulate_replication(scheme, n, reads, clients, ops, read_fraction, keys, sk
     show(run_replication(scheme=scheme, n=n, reads=reads, clients=clients, ops=ops, read_fraction=read_fraction,
                          keys=keys, skew=skew, latency=latency, crash=crash, detect=detect, seed=seed,
                          history=history, plot=plot, output=output, fmt=fmt, progress=progress(quiet)))
+
+
+@simulate.command("pbs")
+@click.option("--n", "n", type=int, default=3, show_default=True, help="Replicas.")
+@click.option("--r", "r", default="1,2", show_default=True, metavar="R1,R2", help="Read quorum sizes.")
+@click.option("--w", "w", default="1,2", show_default=True, metavar="W1,W2", help="Write quorum sizes.")
+@click.option("--latency", default="lnkd-ssd,lnkd-disk,ymmr,wan", show_default=True, metavar="F1,F2",
+              help="The PBS paper's fits (lnkd-ssd, lnkd-disk, ymmr, wan, all) or distributions such as "
+                   "exp:mean=2ms, lognormal:median=1ms,sigma=1, pareto:xm=1ms,alpha=2, file:PATH.")
+@click.option("--trials", default="1e6", show_default=True, metavar="N", help="Monte Carlo trials per row.")
+@click.option("--t-max", default=None, help="The plot's right edge (e.g. 200ms).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Draw the t-visibility curves (.png or .svg).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Results file (default: results/simulate-pbs-DATE-TIME.json).")
+@click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def simulate_pbs(n, r, w, latency, trials, t_max, seed, plot, output, fmt, quiet) -> None:
+    """Probabilistically bounded staleness (Bailis et al., VLDB 2012): how likely a
+    read is to see a write t ms after it commits, for N, R, W and a latency fit, beside
+    the paper's figures.
+
+    \b
+    tradeoff simulate pbs
+    tradeoff simulate pbs --n 3 --r 1 --w 1 --latency lnkd-ssd --plot pbs.png
+    tradeoff simulate pbs --n 5 --r 1,2,3 --w 1,2,3 --latency exp:mean=2ms
+    """
+    from ..replication.pbs import run_pbs
+
+    show(run_pbs(n=n, r=r, w=w, latency=latency, trials=trials, t_max=t_max, seed=seed, plot=plot, output=output,
+                 fmt=fmt, progress=progress(quiet)))
 
 
 @cli.command("mrc")
