@@ -6,7 +6,8 @@ input (one line on stderr, never a traceback); 130 interrupted. pandas, matplotl
 areas are imported only by the commands that need them, so ``tradeoff --help`` stays fast.
 
 The commands live by group: :mod:`._suites` (list, run, report, compare) and
-:mod:`._simulate` (simulate ..., mrc); :mod:`._app` holds the group and what they share.
+:mod:`._simulate` (simulate ..., mrc), :mod:`._check` (check); :mod:`._app` holds the group and
+what they share. ``check`` exits 3 when its budget ran out before a verdict.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import sys
 import click
 
 from ..harness.errors import UserError
-from . import _simulate, _suites  # noqa: F401  (they register their commands on the group)
+from . import _check, _simulate, _suites  # noqa: F401  (they register their commands on the group)
 from ._app import EXIT_INTERRUPTED, EXIT_REGRESSION, EXIT_USAGE, cli
 
 __all__ = ["cli", "main", "EXIT_REGRESSION", "EXIT_USAGE", "EXIT_INTERRUPTED"]

@@ -242,8 +242,9 @@ class LeaderResult:
     def write_history(self, path) -> int:
         """Write the history as JSON lines, one event per line in time order:
         ``{"process": c, "type": "invoke"|"ok"|"fail"|"info", "f": "read"|"write",
-        "key": k, "value": v, "time": ns}`` (a read's invocation, and a failed
-        read, have value null; 0 is the initial value). Returns the lines written."""
+        "key": k, "value": v, "time": ns}`` (a read's invocation, a failed read and
+        a read of a key never written have value null). Written to a temporary
+        file, then renamed. Returns the lines written."""
         h = self.history
         if h is None:
             raise ValueError("no history was recorded: run simulate(..., history=True)")
@@ -255,7 +256,9 @@ class LeaderResult:
         status = h["type"].to_numpy(object)
         is_write = f == "write"
         inv_value = np.where(is_write, h["value"].to_numpy(), -1)
-        done_value = np.where(status == "fail", -1, h["value"].to_numpy())
+        value = h["value"].to_numpy()
+        # a failed read has no value; a read of a key never written returns null (Jepsen's nil)
+        done_value = np.where((status == "fail") | (~is_write & (value == 0)), -1, value)
         ns = np.rint(1e9 * np.concatenate([h["invoke_time"].to_numpy(), h["complete_time"].to_numpy()]))
         # time order; one process's invocation before its completion, and its
         # completion before its next invocation at the same instant
@@ -267,7 +270,9 @@ class LeaderResult:
                 np.concatenate([key, key])[order].tolist(),
                 np.concatenate([inv_value, done_value])[order].tolist(),
                 ns.astype(np.int64)[order].tolist())
-        with open(path, "w", encoding="utf-8") as out:
+        from .._atomic import atomic_path
+
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
             out.writelines([
                 f'{{"process":{c},"type":"{t}","f":"{fn}","key":{k},'
                 f'"value":{"null" if v < 0 else v},"time":{tm}}}\n'

@@ -1,0 +1,469 @@
+"""The linearizability checker: the Jepsen etcd verdicts, the Cython search against the
+pure-Python WGL model (wgl_model.py) on random histories, every built-in model against
+its own step run through the Python path, unknown outcomes, budgets, the
+counterexample, and ``tradeoff check``'s entry point."""
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import wgl_model
+from tradeoff.consistency import History, Model, Operation, check, get_model, read_history
+from tradeoff.consistency import linearizability as lin
+from tradeoff.consistency.experiment import run_check
+from tradeoff.harness.errors import UserError
+
+HISTORIES = Path(os.environ.get("TRADEOFF_HISTORIES",
+                                Path(__file__).resolve().parents[2].parent / "shared" / "histories"))
+SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def etcd(i):
+    path = HISTORIES / f"etcd_{i:03d}.log.gz"
+    if not path.exists():
+        pytest.skip(f"no reference histories at {HISTORIES} (set TRADEOFF_HISTORIES)")
+    return read_history(path)
+
+
+def expected(i):
+    return json.loads((HISTORIES / "expected.json").read_text())["verdicts"][f"etcd_{i:03d}"]
+
+
+def op(process, f, value=None, result=None, status="ok", call=0, ret=None, key=None):
+    return Operation(process, f, value, result=result, status=status, call=call, ret=ret, key=key)
+
+
+# -- the reference verdicts -------------------------------------------------------------------
+@pytest.mark.parametrize("i", range(20))
+def test_etcd_verdict(i):
+    h = etcd(i)
+    r = check(h, "register")
+    assert r.verdict == ("ok" if expected(i) else "violation")
+    kr = r.keys[None]
+    if r.verdict == "ok":
+        assert kr.failed_at is None
+        assert len(kr.linearization) >= sum(o.status == "ok" for o in h)
+    else:
+        assert kr.failed_at is not None and kr.failed_at.status == "ok"
+        assert kr.linearization and kr.failed_at not in kr.linearization
+
+
+def _prefix(h, end):
+    """Independently of the checker: the history as it stood when end completed."""
+    done = sorted((o for o in h if o.status == "ok"), key=lambda o: (o.ret, o.index))
+    upto = done.index(end)
+    kept = {o.index for o in done[:upto + 1]}
+    out = []
+    for o in h:
+        if o.status == "fail" or o.call > end.ret:
+            continue
+        out.append(o if o.index in kept else dataclasses.replace(o, status="unknown", result=None, ret=None))
+    return out, done[upto - 1] if upto > 0 else None
+
+
+@pytest.mark.parametrize("i", [0, 1, 3, 4, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 19])
+def test_etcd_counterexample_is_the_smallest_failing_prefix(i):
+    h = etcd(i)
+    kr = check(h).keys[None]
+    if kr.verdict != "violation":
+        pytest.skip("linearizable")
+    failing, before = _prefix(h, kr.failed_at)
+    assert wgl_model.check(failing) == "violation"
+    if before is not None:
+        assert wgl_model.check(_prefix(h, before)[0]) == "ok"
+    # the longest linearization is a run of the register, in real-time order
+    state = None
+    for o in kr.linearization:
+        ok, state = wgl_model.register_step(state, o)
+        assert ok
+
+
+def test_etcd_python_model_and_plain_cache_agree():
+    for i in range(20):
+        h = etcd(i)
+        want = "ok" if expected(i) else "violation"
+        assert wgl_model.check(h) == want, i
+        ops = [o for o in h if o.status != "fail" and not (o.status == "unknown" and o.f == "read")]
+        s = lin._search(get_model("register"), None, ops, subsume=False)
+        assert s.run() == want, i
+        s._check()
+
+
+# -- random histories: linearizable by construction, then perturbed ----------------------------------
+def _reg_op(draw, state):
+    f = draw(st.sampled_from(["read", "write", "cas", "cas"]))
+    if f == "read":
+        return f, None, state, state
+    if f == "write":
+        v = draw(st.integers(0, 3))
+        return f, v, v, v
+    expected_ = draw(st.sampled_from([state, 0, 1, 2]))
+    new = draw(st.integers(0, 3))
+    if expected_ == state:
+        return f, (expected_, new), True, new
+    return f, (expected_, new), False, state      # an ok cas that reports False
+
+
+def _kv_op(draw, state):
+    k = draw(st.sampled_from(["a", "b"]))
+    cur = state.get(k)
+    f = draw(st.sampled_from(["get", "put", "append", "cas"]))
+    if f == "append" and isinstance(cur, int):
+        f = "put"                               # an integer cannot be appended to
+    if f == "get":
+        return f, k, None, cur, state
+    if f == "put":
+        v = draw(st.integers(0, 2))
+        return f, k, v, v, {**state, k: v}
+    if f == "append":
+        x = draw(st.integers(0, 2))
+        new = (cur or ()) + (x,)
+        return f, k, x, x, {**state, k: new}
+    exp = draw(st.sampled_from([cur, 0, 1]))
+    new = draw(st.integers(0, 2))
+    if exp == cur:
+        return f, k, (exp, new), True, {**state, k: new}
+    return f, k, (exp, new), False, state
+
+
+def _set_op(draw, state):
+    f = draw(st.sampled_from(["add", "remove", "contains", "contains", "read"]))
+    x = draw(st.integers(0, 2))
+    if f == "add":
+        return f, x, draw(st.sampled_from([x not in state, None])), state | {x}
+    if f == "remove":
+        return f, x, draw(st.sampled_from([x in state, None])), state - {x}
+    if f == "contains":
+        return f, x, x in state, state
+    return f, None, tuple(sorted(state)), state
+
+
+def _queue_op(draw, state):
+    if draw(st.booleans()):
+        x = draw(st.integers(0, 2))
+        return "enqueue", x, x, state + (x,)
+    return "dequeue", None, (state[0] if state else None), state[1:]
+
+
+def _counter_op(draw, state):
+    if draw(st.booleans()):
+        d = draw(st.integers(-1, 2))
+        return "add", d, None, state + d
+    return "read", None, state, state
+
+
+MODEL_OPS = {"register": _reg_op, "kv": _kv_op, "set": _set_op, "queue": _queue_op, "counter": _counter_op}
+INIT = {"register": None, "kv": {}, "set": frozenset(), "queue": (), "counter": 0}
+READS = {"read", "get", "contains", "dequeue"}
+
+
+@st.composite
+def linearizable_histories(draw, model="register", max_ops=10):
+    """A hidden sequential run of `model` by 2-5 clients, each operation given an interval
+    around its instant (10, 20, ...), one client's intervals disjoint. Some operations
+    report an unknown outcome (they took effect); some that never took effect are added,
+    failed or of unknown outcome."""
+    clients = draw(st.integers(2, 5))
+    n = draw(st.integers(1, max_ops))
+    state = INIT[model]
+    steps = []
+    for i in range(n):
+        c = draw(st.integers(0, clients - 1))
+        if model == "kv":
+            f, key, value, result, state = MODEL_OPS[model](draw, state)
+        else:
+            key = None
+            f, value, result, state = MODEL_OPS[model](draw, state)
+        steps.append((c, f, key, value, result))
+    ops = []
+    last = {}                                   # client -> end of its last interval
+    by_client = {}
+    for i, s in enumerate(steps):
+        by_client.setdefault(s[0], []).append(i)
+    for c, idxs in by_client.items():
+        for j, i in enumerate(idxs):
+            point = 10 * (i + 1)
+            nxt = 10 * (idxs[j + 1] + 1) if j + 1 < len(idxs) else point + 30
+            call = draw(st.integers(last.get(c, -1) + 1, point))
+            ret = draw(st.integers(point, nxt - 1))
+            last[c] = ret
+            _, f, key, value, result = steps[i]
+            status = "ok"
+            if draw(st.integers(0, 5)) == 0:
+                status, result = "unknown", None
+                if j == len(idxs) - 1 and draw(st.booleans()):
+                    ret = None                  # the client's last operation never returns
+            ops.append(Operation(c, f, value, result=result, status=status, call=call, ret=ret, key=key))
+    # operations that never took effect
+    for _ in range(draw(st.integers(0, 2))):
+        scratch = INIT[model]
+        if model == "kv":
+            f, key, value, _, _ = MODEL_OPS[model](draw, scratch)
+        else:
+            key = None
+            f, value, _, _ = MODEL_OPS[model](draw, scratch)
+        if f in READS or f == "read":
+            continue
+        call = draw(st.integers(0, 10 * n + 10))
+        status = draw(st.sampled_from(["fail", "unknown"]))
+        ret = call + draw(st.integers(0, 20)) if status == "fail" else None
+        ops.append(Operation(100 + len(ops), f, value, result=None, status=status, call=call, ret=ret, key=key))
+    ops.sort(key=lambda o: o.call)
+    return History(ops)
+
+
+def _perturb(draw, h, model):
+    """Change what one completed read-like operation returned."""
+    reads = [o for o in h if o.status == "ok" and o.f in READS | ({"read"} if model != "counter" else {"read"})]
+    assume(reads)
+    o = draw(st.sampled_from(reads))
+    if model == "set" and o.f == "read":
+        new = tuple(sorted(set(draw(st.lists(st.integers(0, 2), max_size=3)))))
+    elif model == "set":
+        new = not o.result
+    elif model == "counter":
+        new = o.result + draw(st.sampled_from([-1, 1]))
+    elif model == "kv":
+        new = draw(st.sampled_from([None, 0, 1, 2, (0,), (1,), (0, 1)]))
+    else:
+        new = draw(st.sampled_from([None, 0, 1, 2, 3]))
+    ops = [dataclasses.replace(x, result=new) if x is o else x for x in h]
+    return History(ops)
+
+
+def _python_model(model):
+    """The built-in model's step, run as a user-defined model (the Python path)."""
+    m = get_model(model)
+    return Model(init=m.init, step=m.step, ops=m.ops, name=f"{model}-py",
+                 partition=(lambda o: o.key) if model in ("register", "kv") else None)
+
+
+def _reference(h, model):
+    """The pure-Python WGL model: plain cache, no subsumption, no P-compositionality
+    beyond keys."""
+    m = get_model(model)
+    live = [o for o in h if not (o.status == "unknown" and m.inert(o))]
+    return wgl_model.check(live, step=m.step if model != "register" else wgl_model.register_step,
+                           init=m.init)
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(linearizable_histories("register", max_ops=12))
+def test_register_linearizable_by_construction(h):
+    assert check(h).verdict == "ok"
+    assert wgl_model.check(h) == "ok"
+
+
+@settings(max_examples=400, **SETTINGS)
+@given(st.data())
+def test_register_perturbed_agrees_with_python_model(data):
+    h = data.draw(linearizable_histories("register", max_ops=12))
+    h = _perturb(data.draw, h, "register")
+    want = wgl_model.check(h)
+    r = check(h)
+    assert r.verdict == want
+    assert check(h, _python_model("register")).verdict == want
+    ops = [o for o in h if o.status != "fail" and not (o.status == "unknown" and o.f == "read")]
+    s = lin._search(get_model("register"), None, ops, subsume=False)
+    assert s.run() == want
+    s._check()
+
+
+@pytest.mark.parametrize("model", ["kv", "set", "queue", "counter"])
+@settings(max_examples=120, **SETTINGS)
+@given(data=st.data())
+def test_models_agree_across_paths(model, data):
+    h = data.draw(linearizable_histories(model, max_ops=9))
+    assert check(h, model).verdict == "ok"
+    if data.draw(st.booleans()):
+        h = _perturb(data.draw, h, model)
+    want = _reference(h, model)
+    assert check(h, model).verdict == want
+    assert check(h, _python_model(model)).verdict == want
+
+
+# -- hand-made cases -------------------------------------------------------------------------------
+def test_unknown_write_may_take_effect_late():
+    h = History([op(0, "write", 1, status="unknown", call=0),            # times out, never returns
+                 op(1, "read", result=None, call=1, ret=2),
+                 op(1, "read", result=1, call=10, ret=11),
+                 op(2, "read", result=1, call=12, ret=13)])
+    assert check(h).verdict == "ok"
+
+
+def test_unknown_write_may_never_take_effect():
+    h = History([op(0, "write", 1, status="unknown", call=0, ret=1),
+                 op(1, "read", result=None, call=5, ret=6)])
+    assert check(h).verdict == "ok"
+
+
+def test_unknown_write_takes_effect_once():
+    h = History([op(0, "write", 1, status="unknown", call=0),
+                 op(1, "read", result=1, call=1, ret=2),
+                 op(1, "write", 2, call=3, ret=4),
+                 op(1, "read", result=1, call=5, ret=6)])
+    assert check(h).verdict == "violation"
+
+
+def test_failed_operations_are_left_out():
+    h = History([op(0, "write", 5, status="fail", call=0, ret=1),
+                 op(1, "read", result=None, call=2, ret=3)])
+    assert check(h).verdict == "ok"
+    h = History([op(0, "write", 5, call=0, ret=1),
+                 op(0, "cas", (4, 6), result=(4, 6), status="fail", call=2, ret=3),
+                 op(1, "read", result=5, call=4, ret=5)])
+    assert check(h).verdict == "ok"
+
+
+def test_stale_read_is_a_violation_with_its_counterexample():
+    h = History([op(0, "write", 1, call=0, ret=1),
+                 op(0, "write", 2, call=2, ret=3),
+                 op(1, "read", result=1, call=4, ret=5),
+                 op(1, "read", result=2, call=6, ret=7)])
+    r = check(h)
+    kr = r.keys[None]
+    assert r.verdict == "violation"
+    assert kr.failed_at is h[2]
+    assert [o.index for o in kr.linearization] == [0, 1]
+
+
+def test_kv_keys_are_checked_apart():
+    h = History([op(0, "put", 1, key="a", call=0, ret=1),
+                 op(0, "put", 1, key="b", call=2, ret=3),
+                 op(1, "get", result=1, key="a", call=4, ret=5),
+                 op(1, "get", result=None, key="b", call=6, ret=7),
+                 op(2, "append", "x", key="c", call=0, ret=1),
+                 op(2, "append", "y", key="c", call=2, ret=3),
+                 op(2, "get", result="xy", key="c", call=4, ret=5)])
+    r = check(h, "kv")
+    assert r.verdict == "violation"
+    assert {k: v.verdict for k, v in r.keys.items()} == {"a": "ok", "b": "violation", "c": "ok"}
+
+
+def test_queue_and_counter():
+    q = History([op(0, "enqueue", 1, call=0, ret=1), op(1, "enqueue", 2, call=0, ret=1),
+                 op(0, "dequeue", result=2, call=2, ret=3), op(1, "dequeue", result=1, call=2, ret=3)])
+    assert check(q, "queue").verdict == "ok"
+    q.ops[3] = dataclasses.replace(q.ops[3], result=2)
+    assert check(History(q.ops), "queue").verdict == "violation"
+    c = History([op(0, "add", 2, call=0, ret=5), op(1, "add", 3, call=1, ret=2),
+                 op(2, "read", result=3, call=3, ret=4), op(2, "read", result=4, call=6, ret=7)])
+    assert check(c, "counter").verdict == "violation"
+
+
+def test_user_model():
+    # a register that may lose writes: any read of any value written is fine
+    lossy = Model(init=frozenset([None]), step=lambda s, o: (True, s | {o.value}) if o.f == "write"
+                  else (o.status != "ok" or o.result in s, s), ops=("read", "write"), name="lossy")
+    h = History([op(0, "write", 1, call=0, ret=1), op(0, "write", 2, call=2, ret=3),
+                 op(1, "read", result=1, call=4, ret=5)])
+    assert check(h, "register").verdict == "violation"
+    assert check(h, lossy).verdict == "ok"
+    with pytest.raises(ValueError, match="unknown operation 'cas' for the lossy model"):
+        check(History([op(0, "cas", (1, 2), call=0, ret=1)]), lossy)
+
+
+def test_user_model_errors_propagate():
+    def boom(state, o):
+        raise RuntimeError("model bug")
+    with pytest.raises(RuntimeError, match="model bug"):
+        check(History([op(0, "write", 1, call=0, ret=1)]), Model(init=0, step=boom))
+    unhashable = Model(init=0, step=lambda s, o: (True, [s]))
+    with pytest.raises(TypeError, match="states must be hashable"):
+        check(History([op(0, "write", 1, call=0, ret=1)]), unhashable)
+
+
+# -- budgets -----------------------------------------------------------------------------------------
+def hard_history(n=22):
+    """n overlapping writes of distinct values and reads no order explains: every
+    order of the writes is tried before the search gives up."""
+    ops = [op(i, "write", i, call=0, ret=100) for i in range(n)]
+    ops.append(op(n, "read", result=-1, call=200, ret=201))
+    return History(ops)
+
+
+def test_step_budget_gives_unknown_and_resumes():
+    h = hard_history(14)
+    r = check(h, budget=1000)
+    assert r.verdict == "unknown" and r.keys[None].verdict == "unknown"
+    s = lin._search(get_model("register"), None, list(h))
+    assert s.run(max_steps=500) == "unknown"
+    s._check()
+    assert s.steps == 500
+    assert s.run(max_steps=700) == "unknown"
+    s._check()
+    assert s.run() == "violation"
+    s._check()
+
+
+def test_time_budget_gives_unknown():
+    r = check(hard_history(40), timeout="50ms")
+    assert r.verdict == "unknown"
+    assert r.seconds < 5
+    assert check(hard_history(40), budget=0.05).verdict == "unknown"
+
+
+def test_memory_cap_gives_unknown():
+    r = check(hard_history(30), max_memory=200_000)
+    kr = r.keys[None]
+    assert r.verdict == "unknown" and kr.out_of_memory
+    assert kr.configurations <= 200_000 // (8 * 3 + 33)
+    s = lin._search(get_model("register"), None, list(hard_history(12)), max_configurations=50)
+    assert s.run() == "unknown" and s.full and s.configurations == 50
+    s._check()
+
+
+@pytest.mark.parametrize("budget, want", [(None, (None, None)), (10, (10, None)), ("2s", (None, 2.0)),
+                                          ("500ms", (None, 0.5)), (1.5, (None, 1.5))])
+def test_parse_budget(budget, want):
+    assert lin.parse_budget(budget) == want
+
+
+@pytest.mark.parametrize("bad", [-1, "soon", True, "-3s"])
+def test_parse_budget_rejects(bad):
+    with pytest.raises(ValueError):
+        lin.parse_budget(bad)
+
+
+# -- tradeoff check ------------------------------------------------------------------------------------
+def test_run_check_statuses(tmp_path):
+    etcd(0)
+    bad = run_check(str(HISTORIES / "etcd_000.log.gz"))
+    assert bad.status == 1
+    assert any("NOT linearizable" in line for line in bad.lines)
+    good = run_check(str(HISTORIES / "etcd_002.log.gz"), fmt="json")
+    assert good.status == 0
+    assert json.loads(good.lines[0])["verdict"] == "ok"
+    hard = tmp_path / "hard.jsonl"
+    hard.write_text(hard_history(40).to_jsonl())
+    assert run_check(str(hard), timeout="20ms").status == 3
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(path="missing.edn"), "cannot read missing.edn: no such file"),
+    (dict(consistency="sequential"), "consistency 'sequential' is not built yet"),
+    (dict(consistency="eventual-ish"), "unknown consistency"),
+    (dict(model="stack"), "unknown model 'stack'"),
+    (dict(timeout="soon"), "--timeout must be a duration"),
+    (dict(fmt="xml"), "unknown output format"),
+])
+def test_run_check_user_errors(tmp_path, kwargs, message):
+    good = tmp_path / "h.jsonl"
+    good.write_text('{"process": 0, "type": "invoke", "f": "write", "value": 1}\n')
+    kwargs.setdefault("path", str(good))
+    with pytest.raises(UserError, match=message):
+        run_check(**kwargs)
+
+
+def test_run_check_malformed_file(tmp_path):
+    p = tmp_path / "h.jsonl"
+    p.write_text('{"process": 0, "type": "invoke", "f": "write", "value": 1}\n{oops\n')
+    with pytest.raises(UserError, match="line 2: not JSON"):
+        run_check(str(p))
+    p.write_text('{"process": 0, "type": "invoke", "f": "frob", "value": 1}\n')
+    with pytest.raises(UserError, match="line 1: unknown operation 'frob'"):
+        run_check(str(p))
