@@ -1,5 +1,7 @@
 """``tradeoff simulate delivery|queue|groups``: tables, results files, plots, the
 Redis run, and bad input as one line with exit status 2 and nothing written."""
+import sys
+
 import pytest
 
 from clitools import cli
@@ -89,4 +91,30 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message
     code, stdout, stderr = cli("simulate", *args, "-o", out)
     assert code == 2, (stdout, stderr)
     assert message in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    assert not out.exists()
+
+
+@pytest.mark.skipif(missing_notice("redis-server") is not None, reason=str(missing_notice("redis-server")))
+@pytest.mark.parametrize("sig, status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_an_interrupted_redis_run_stops_the_server_and_writes_nothing(tmp_path, sig, status):
+    import glob
+    import signal
+    import subprocess
+    import time
+
+    pytest.importorskip("redis", reason="the redis client is not installed")
+    env = {**__import__("os").environ, "TMPDIR": str(tmp_path)}
+    out = tmp_path / "d.json"
+    p = subprocess.Popen([sys.executable, "-m", "tradeoff", "simulate", "delivery", "--broker", "redis",
+                          "--messages", "1e6", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=env)
+    deadline = time.monotonic() + 30
+    while not glob.glob(str(tmp_path / "tradeoff-redis-*" / "redis.sock")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert glob.glob(str(tmp_path / "tradeoff-redis-*")), "the server did not start"
+    time.sleep(0.5)
+    p.send_signal(getattr(signal, sig))
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == status, err.decode()
+    assert not glob.glob(str(tmp_path / "tradeoff-redis-*"))        # stopped, folder removed
     assert not out.exists()

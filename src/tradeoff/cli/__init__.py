@@ -11,6 +11,7 @@ what they share. ``check`` exits 3 when its budget ran out before a verdict.
 """
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -25,8 +26,16 @@ __all__ = ["cli", "main", "EXIT_REGRESSION", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
+def _terminated(signum, frame) -> None:
+    """SIGTERM ends the command as Ctrl-C does: the cleanup runs (servers stopped, their
+    folders and temporary files removed), then exit 143."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the click group and turn every user error into one line and exit 2."""
+    if argv is None and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         rv = cli.main(args=argv, prog_name="tradeoff", standalone_mode=False)
     except _NO_ARGS_IS_HELP as exc:
