@@ -223,5 +223,5 @@ def test_history_checks_operations():
 
 def test_describe():
     assert Operation(3, "cas", (1, 2), status="unknown", call=0).describe() == "p3 cas [1 2] -> ?"
-    assert Operation(1, "read", result=None, call=0, ret=1).describe() == "p1 read -> ok"
+    assert Operation(1, "read", result=None, call=0, ret=1).describe() == "p1 read -> nil"
     assert Operation(1, "read", result=4, call=0, ret=1, key="x").describe() == "p1 read ['x'] -> 4"

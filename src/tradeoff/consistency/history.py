@@ -93,6 +93,8 @@ class Operation:
             out = "?"
         elif self.status == "fail":
             out = "fail"
+        elif self.result is None and self.f in ("read", "get"):
+            out = "nil"                 # a read of the initial (never written) value
         elif self.result is None or self.result == self.value:
             out = "ok"
         else:
