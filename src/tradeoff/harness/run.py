@@ -171,8 +171,9 @@ def _pyperf_args(opts: RunOptions, case: Case, out: str, how: Plan, loops: int |
     if loops:
         cmd.append(f"--loops={loops}")   # later rounds keep the first round's calibration
     # pyperf gives workers a minimal environment; pass on what changes results
-    inherit = [v for v in ("TRADEOFF_DATA_DIR", "TRADEOFF_TRACES", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-                           "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS") if v in os.environ]
+    inherit = [v for v in ("TRADEOFF_DATA_DIR", "TRADEOFF_TRACES", "TRADEOFF_HISTORIES", "OPENBLAS_CORETYPE",
+                           "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+               if v in os.environ]
     if inherit:
         cmd.append("--inherit-environ=" + ",".join(inherit))
     cmd += ["--quiet", "--output", out, *opts.extra_pyperf_args]
