@@ -243,9 +243,10 @@ def _convergence(history_ops, init, out: _Out) -> None:
         late = [op for op in ops if op.f in READS and op.status == "ok" and (t is None or op.call > t)]
         if not late:
             continue
+        where = "" if key is None else f" of key {key!r}"
         bad = [op for op in late if op.result != init and op.result not in written]
         for op in bad:
-            out.add("convergence", [op], f"after the last write of key {key!r}, a read returns "
+            out.add("convergence", [op], f"after the last write{where}, a read returns "
                     f"{op.result!r}, which was never written")
         values = []
         for op in late:
@@ -253,7 +254,7 @@ def _convergence(history_ops, init, out: _Out) -> None:
                 values.append(op.result)
         if len(values) > 1:
             firsts = [next(op for op in late if op.result == v) for v in values]
-            out.add("convergence", firsts, f"after the last write of key {key!r}, reads return "
+            out.add("convergence", firsts, f"after the last write{where}, reads return "
                     f"{len(values)} different values")
 
 
