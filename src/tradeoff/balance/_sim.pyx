@@ -35,6 +35,7 @@ from tradeoff._core.rng cimport (Rng, rng_seed, rng_uniform, rng_uniform_pos, rn
                                  rng_exponential)
 from tradeoff._core.hashing cimport mix64
 from tradeoff._core.mem cimport mem_resize
+from tradeoff._core.pool cimport Pool, pool_init, pool_alloc, pool_free, pool_free_count, pool_release
 from tradeoff._core.events cimport (Events, ev_init, ev_free, ev_schedule, ev_next, ev_time,
                                     ev_check)
 from tradeoff.balance._base cimport Balancer, HealthCheck, OutlierDetector
@@ -136,9 +137,8 @@ cdef class Simulator:
     cdef Events ev
 
     # job pool
+    cdef Pool pool              # the requests: jobs is pool.base, re-read after each _alloc
     cdef Job* jobs
-    cdef int32_t cap
-    cdef int32_t free_head
     cdef int32_t err_head, err_tail
 
     # arrivals
@@ -220,7 +220,7 @@ cdef class Simulator:
         self.probe_sent = NULL
         self.cur_outage = NULL
         self.phase = NULL
-        self.cap = 0
+        self.pool.base = NULL
 
     def __dealloc__(self):
         PyMem_RawFree(self.speed)
@@ -236,7 +236,7 @@ cdef class Simulator:
         PyMem_RawFree(self.busy)
         PyMem_RawFree(self.kmax)
         ev_free(&self.ev)
-        PyMem_RawFree(self.jobs)
+        pool_release(&self.pool)
         PyMem_RawFree(self.probe_pending)
         PyMem_RawFree(self.probe_sent)
         PyMem_RawFree(self.cur_outage)
@@ -304,10 +304,12 @@ cdef class Simulator:
 
         ev_init(&self.ev, D0 + 2 * n + 1)
 
-        self.free_head = -1
+        cdef Job probe
+        pool_init(&self.pool, sizeof(Job), <size_t>(<char*>&probe.next - <char*>&probe), 1024 if n < 256 else 4 * n,
+                  "requests")
+        self.jobs = <Job*>self.pool.base
         self.err_head = -1
         self.err_tail = -1
-        self._grow(1024 if n < 256 else 4 * n)
 
         rng_seed(&self.rng, mix64(seed ^ <uint64_t>0x73696d756c61746fULL))
         self.arr_kind = -1
@@ -491,31 +493,13 @@ cdef class Simulator:
         ev_schedule(&self.ev, src, t)
 
     # ---------------------------------------------------------------- job pool
-    cdef int _grow(self, int32_t want) except -1 nogil:
-        cdef int32_t i, old = self.cap
-        if want <= old:
-            return 0
-        if want > 0x3fffffff:
-            with gil:
-                raise MemoryError("more than 2^30 requests in the system at once")
-        mem_resize(<void**>&self.jobs, <size_t>want * sizeof(Job))
-        for i in range(want - 1, old - 1, -1):
-            self.jobs[i].next = self.free_head
-            self.free_head = i
-        self.cap = want
-        return 0
-
     cdef inline int32_t _alloc(self) except -1 nogil:
-        cdef int32_t j
-        if self.free_head < 0:
-            self._grow(2 * self.cap)
-        j = self.free_head
-        self.free_head = self.jobs[j].next
+        cdef int32_t j = pool_alloc(&self.pool)
+        self.jobs = <Job*>self.pool.base
         return j
 
     cdef inline void _free(self, int32_t j) noexcept nogil:
-        self.jobs[j].next = self.free_head
-        self.free_head = j
+        pool_free(&self.pool, j)
 
     # ---------------------------------------------------------------- draws
     cdef double _next_arrival(self, double t) noexcept nogil:
@@ -977,11 +961,8 @@ cdef class Simulator:
         while j >= 0:
             total += 1
             j = self.jobs[j].next
-        j = self.free_head
-        while j >= 0:
-            free += 1
-            j = self.jobs[j].next
-        assert total + free == self.cap, (total, free, self.cap)
+        free = pool_free_count(&self.pool)
+        assert total + free == self.pool.cap, (total, free, self.pool.cap)
         assert self.outstanding >= 0
 
     cdef int32_t _check_tree(self, int32_t j, double floor) except -1:

@@ -53,6 +53,7 @@ import numpy as np
 from tradeoff._core.rng cimport Rng, rng_seed, rng_uniform, rng_uniform_pos, rng_below, rng_exponential
 from tradeoff._core.hashing cimport mix64
 from tradeoff._core.mem cimport mem_resize, mem_zeroed
+from tradeoff._core.pool cimport Pool, pool_init, pool_alloc, pool_free, pool_free_count, pool_release
 from tradeoff._core.events cimport (Events, ev_init, ev_free, ev_schedule, ev_next, ev_time,
                                     ev_check)
 from tradeoff._core.debug cimport DEBUG_ASSERT
@@ -172,9 +173,8 @@ cdef class Backlog:
     cdef Events ev
 
     # message pool
+    cdef Pool pool              # the messages: msgs is pool.base, re-read after each _alloc
     cdef Msg* msgs
-    cdef int32_t cap
-    cdef int32_t free_head
 
     # randomness
     cdef Rng r_arr, r_key, r_svc
@@ -234,7 +234,7 @@ cdef class Backlog:
         self.ev.hpos = NULL
         self.ev.n = 0
         self.msgs = NULL
-        self.cap = 0
+        self.pool.base = NULL
         self.samples = NULL
         self.hist = NULL
 
@@ -254,7 +254,7 @@ cdef class Backlog:
         PyMem_RawFree(self.peak_lag)
         PyMem_RawFree(self.part_arrived)
         ev_free(&self.ev)
-        PyMem_RawFree(self.msgs)
+        pool_release(&self.pool)
         PyMem_RawFree(self.samples)
         PyMem_RawFree(self.hist)
 
@@ -315,8 +315,9 @@ cdef class Backlog:
         mem_zeroed(<void**>&self.hist, HIST_BUCKETS * sizeof(int64_t))
 
         ev_init(&self.ev, D0 + consumers + 1)
-        self.free_head = -1
-        self._grow(1024)
+        cdef Msg probe
+        pool_init(&self.pool, sizeof(Msg), <size_t>(<char*>&probe.next - <char*>&probe), 1024, "messages")
+        self.msgs = <Msg*>self.pool.base
 
         rng_seed(&self.r_arr, mix64(seed ^ <uint64_t>0x6172726976616c73ULL))
         rng_seed(&self.r_key, mix64(seed ^ <uint64_t>0x706172746974696fULL))
@@ -510,31 +511,13 @@ cdef class Backlog:
         self.last_t = t
 
     # ---------------------------------------------------------------- message pool
-    cdef int _grow(self, int32_t want) except -1 nogil:
-        cdef int32_t i, old = self.cap
-        if want <= old:
-            return 0
-        if want > 0x3fffffff:
-            with gil:
-                raise MemoryError("more than 2^30 messages in the system at once")
-        mem_resize(<void**>&self.msgs, <size_t>want * sizeof(Msg))
-        for i in range(want - 1, old - 1, -1):
-            self.msgs[i].next = self.free_head
-            self.free_head = i
-        self.cap = want
-        return 0
-
     cdef inline int32_t _alloc(self) except -1 nogil:
-        cdef int32_t j
-        if self.free_head < 0:
-            self._grow(2 * self.cap)
-        j = self.free_head
-        self.free_head = self.msgs[j].next
+        cdef int32_t j = pool_alloc(&self.pool)
+        self.msgs = <Msg*>self.pool.base
         return j
 
     cdef inline void _free(self, int32_t j) noexcept nogil:
-        self.msgs[j].next = self.free_head
-        self.free_head = j
+        pool_free(&self.pool, j)
 
     # ---------------------------------------------------------------- draws
     cdef inline double _rate_at(self, double t) noexcept nogil:
@@ -893,11 +876,8 @@ cdef class Backlog:
                 assert self.cur[c] < 0 and c not in seen, f"idle ring holds consumer {c} wrongly"
                 seen.add(c)
         assert total == self.backlog, (total, self.backlog)
-        j = self.free_head
-        while j >= 0:
-            free += 1
-            j = self.msgs[j].next
-        assert total + free == self.cap, (total, free, self.cap)
+        free = pool_free_count(&self.pool)
+        assert total + free == self.pool.cap, (total, free, self.pool.cap)
         assert self.peak >= self.backlog
         hist_total = 0
         for i in range(HIST_BUCKETS):
