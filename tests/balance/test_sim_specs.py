@@ -43,7 +43,7 @@ def test_durations(text, seconds):
     assert parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("bad", ["", "s", "10 sec", "-5s", "1d", "abc", "inf", "nan", float("nan"),
+@pytest.mark.parametrize("bad", ["", "s", "10 days", "-5s", "1d", "abc", "inf", "nan", float("nan"),
                                  -1, True])
 def test_bad_durations(bad):
     one_line_value_error(parse_duration, bad)

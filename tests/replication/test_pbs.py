@@ -391,7 +391,7 @@ def test_bad_quorums_and_t_are_one_line_value_errors():
 
 @pytest.mark.parametrize("spec,match", [
     ("lnkd-foo", "unknown latency 'lnkd-foo'"),
-    ("exp:mean=-1ms", "exp mean must be > 0"),
+    ("exp:mean=-1ms", "exp mean must be finite and >= 0"),
     ("exp:mean=1ms,rate=2", "one of them"),
     ("pareto:xm=1ms", "needs alpha="),
     ("pareto:xm=1ms,alpha=0", "pareto alpha must be > 0"),
@@ -442,7 +442,8 @@ def test_run_pbs_writes_results_and_plot(tmp_path):
     ({"latency": "lnkd-ssd,nope"}, "unknown latency 'nope'"),
     ({"trials": "lots"}, "--trials"),
     ({"n": 0}, "--n (replicas)"),
-    ({"t_max": "-5ms"}, "--t-max must be > 0"),
+    ({"t_max": "-5ms"}, "--t-max must be finite and >= 0"),
+    ({"t_max": "0ms"}, "--t-max must be > 0"),
     ({"plot": "p.pdf"}, "plot file must end in .png or .svg"),
 ])
 def test_run_pbs_bad_input_is_one_line(kwargs, match, tmp_path):

@@ -103,6 +103,7 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from ..harness.specs import parse_duration
 from ._base import Balancer, HealthCheck, OutlierDetector
 from . import _sim
 from .experiment import POLICIES as _POLICY_REGISTRY
@@ -118,32 +119,6 @@ _CHECK = False
 
 # policy names -> class names in tradeoff.balance._impl (the registry is experiment.POLICIES)
 POLICIES = {name: entry.target.rpartition(".")[2] for name, entry in _POLICY_REGISTRY.items()}
-
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-_DURATION = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|ms|s|min|m|h)?\s*$")
-
-
-def parse_duration(value, what: str = "duration") -> float:
-    """``"250ms"``, ``"10s"``, ``"2m"`` (minutes), ``"1h"``, ``"1.5"`` (seconds)
-    or a number of seconds -> seconds (finite, >= 0).
-
-    >>> parse_duration("250ms"), parse_duration("2m"), parse_duration(3)
-    (0.25, 120.0, 3.0)
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"bad {what} {value!r}")
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        x = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise ValueError(f"bad {what} {value!r}: write a number with an optional unit "
-                             f"(us, ms, s, m, h), e.g. 10s")
-        x = float(m.group(1)) * _UNITS[m.group(2) or "s"]
-    if not math.isfinite(x) or x < 0:
-        raise ValueError(f"{what} must be finite and >= 0, got {value!r}")
-    return x
-
 
 def _number(text: str, where: str) -> float:
     try:

@@ -66,7 +66,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..balance.simulator import parse_duration
+from ..harness.specs import parse_duration
 from . import _backlog
 
 __all__ = ["simulate", "BacklogResult", "Profile", "ServiceTime", "parse_profile", "parse_service",

@@ -74,8 +74,7 @@ def run_replication(*, scheme: str = "leader:async,leader:semisync,leader:sync",
 
     from ..harness.outputs import Outcome, Outputs, check_writable
     from ..harness.run import default_output
-    from ..harness.specs import parse_count
-    from ..balance.simulator import parse_duration
+    from ..harness.specs import parse_count, parse_duration
     from .leader import simulate
 
     schemes = parse_schemes(scheme)

@@ -49,6 +49,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ..harness.specs import parse_duration as _parse_duration
+
 __all__ = ["LEGS", "FITS", "Delay", "Exponential", "Constant", "LogNormal", "Pareto", "Empirical",
            "Mixture", "LatencyModel", "WanModel", "parse_latency", "parse_duration", "split_specs",
            "fit"]
@@ -59,22 +61,15 @@ LEGS = ("W", "A", "R", "S")
 # kinds understood by the Cython sampler of tradeoff.replication._pbs (same numbers there)
 K_CONST, K_EXP, K_PARETO, K_LOGNORMAL, K_EMPIRICAL = 0, 1, 2, 3, 4
 
-_UNITS = {"ns": 1e-6, "us": 1e-3, "\u00b5s": 1e-3, "ms": 1.0, "s": 1e3}
-_DURATION = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([a-z\u00b5]*)\s*$")
-
-
 def parse_duration(text, what: str = "duration") -> float:
-    """``"2ms"`` -> 2.0, ``"500us"`` -> 0.5, ``"1.5s"`` -> 1500.0, ``3`` -> 3.0 (ms).
+    """A duration in milliseconds, the unit of the PBS paper's fits: ``"2ms"`` -> 2.0,
+    ``"500us"`` -> 0.5, ``"1.5s"`` -> 1500.0, ``3`` -> 3.0 (see
+    :func:`tradeoff.harness.specs.parse_duration`).
 
     >>> parse_duration("250us"), parse_duration("0.2s"), parse_duration(4)
     (0.25, 200.0, 4.0)
     """
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return float(text)
-    m = _DURATION.match(str(text).lower())
-    if not m or m.group(2) not in _UNITS and m.group(2) != "":
-        raise ValueError(f"bad {what} {text!r}: write a number of ms, or add a unit (ns, us, ms, s)")
-    return float(m.group(1)) * _UNITS.get(m.group(2) or "ms")
+    return _parse_duration(text, what, unit="ms")
 
 
 # ----------------------------------------------------------------------------- distributions
