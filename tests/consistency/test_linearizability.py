@@ -445,7 +445,7 @@ def test_run_check_statuses(tmp_path):
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(path="missing.edn"), "cannot read missing.edn: no such file"),
-    (dict(consistency="sequential"), "consistency 'sequential' is not built yet"),
+    (dict(consistency="causal", model="queue"), "checks histories of reads and writes"),
     (dict(consistency="eventual-ish"), "unknown consistency"),
     (dict(model="stack"), "unknown model 'stack'"),
     (dict(timeout="soon"), "--timeout must be a duration"),
@@ -467,3 +467,183 @@ def test_run_check_malformed_file(tmp_path):
     p.write_text('{"process": 0, "type": "invoke", "f": "frob", "value": 1}\n')
     with pytest.raises(UserError, match="line 1: unknown operation 'frob'"):
         run_check(str(p))
+
+
+# -- the Cython encoder, the cache, symmetry, the portfolio's memory ----------------------------------
+@st.composite
+def alike_histories(draw, max_ops=11):
+    """Register histories where many operations look alike: writes, reads and cas
+    over two values, a third of them of unknown outcome (some never complete), a
+    few failed, on intervals drawn at random (mostly not linearizable)."""
+    n = draw(st.integers(1, max_ops))
+    ops = []
+    for i in range(n):
+        f = draw(st.sampled_from(["write", "write", "read", "read", "cas"]))
+        call = draw(st.integers(0, 12))
+        ret = call + draw(st.integers(0, 8))
+        status = draw(st.sampled_from(["ok", "ok", "unknown", "fail"]))
+        value = result = None
+        if f == "write":
+            value = result = draw(st.sampled_from([1, 2]))
+        elif f == "read":
+            result = draw(st.sampled_from([None, 1, 2]))
+        else:
+            value = (draw(st.sampled_from([None, 1, 2])), draw(st.sampled_from([1, 2])))
+            result = draw(st.sampled_from([True, False, value]))
+        if status == "unknown":
+            result = None
+            if draw(st.booleans()):
+                ret = None
+        ops.append(Operation(draw(st.integers(0, 3)), f, value, result=result, status=status, call=call,
+                             ret=ret))
+    ops.sort(key=lambda o: o.call)
+    return History(ops)
+
+
+@settings(max_examples=500, **SETTINGS)
+@given(alike_histories())
+def test_symmetry_and_cache_agree_with_python_model(h):
+    want = wgl_model.check(h)
+    assert check(h).verdict == want
+    assert check(h, _python_model("register")).verdict == want
+    ops = [o for o in h if o.status != "fail" and not (o.status == "unknown" and o.f == "read")]
+    for subsume in (True, False):
+        for symmetry in (True, False):
+            s = lin._search(get_model("register"), None, ops, subsume=subsume, optional_last=subsume,
+                            symmetry=symmetry)
+            assert s.run() == want, (subsume, symmetry)
+            s._check()
+
+
+@settings(max_examples=200, **SETTINGS)
+@given(st.data())
+def test_kv_alike_agrees_with_python_model(data):
+    h = data.draw(alike_histories(max_ops=10))
+    keys = data.draw(st.lists(st.sampled_from(["a", "b"]), min_size=len(h), max_size=len(h)))
+    h = History([dataclasses.replace(o, key=k, f={"write": "put", "read": "get"}.get(o.f, o.f))
+                 for o, k in zip(h, keys)])
+    assert check(h, "kv").verdict == _reference(h, "kv")
+
+
+@settings(max_examples=200, **SETTINGS)
+@given(alike_histories(max_ops=9), st.sampled_from(["int", "float", "mixed", "shuffled"]))
+def test_cython_encoder_matches_python_encoder(h, times):
+    """encode_register builds what the Python encoder builds, for times given as
+    ints, floats or both, and for operations out of invocation order."""
+    import random
+    ops = [o for o in h if o.status != "fail" and not (o.status == "unknown" and o.f == "read")]
+    if times == "float":
+        ops = [dataclasses.replace(o, call=o.call / 4, ret=None if o.ret is None else o.ret / 4) for o in ops]
+    elif times == "mixed":
+        ops = [dataclasses.replace(o, call=float(o.call)) if i % 2 else o for i, o in enumerate(ops)]
+    elif times == "shuffled":
+        random.Random(len(ops)).shuffle(ops)
+    m = get_model("register")
+    parts = lin._native_parts(m, ops, drop_unseen=False)
+    assert parts is not None
+    if not ops:
+        assert parts == []
+        return
+    [(key, part, enc)] = parts
+    assert key is None and part == ops
+    py = lin._Encoded(len(ops))
+    lin._encode_register(m, ops, py)
+    entries = sorted([(o.call, 0, i) for i, o in enumerate(ops)]
+                     + [(o.ret, 1, i) for i, o in enumerate(ops) if o.status == "ok"])
+    flags = [f | (0 if o.status == "ok" else lin._OPTIONAL) for f, o in zip(py.flags, ops)]
+    want = (py.code, py.arg1, py.arg2, py.res, flags, py.sig, [e[2] for e in entries], [e[1] for e in entries], 0)
+    assert enc.arrays() == want
+
+
+def test_encoder_falls_back_for_other_times():
+    h = [op(0, "write", 1, call="a", ret="b"), op(1, "read", result=1, call="c", ret="d")]
+    assert lin._native_parts(get_model("register"), h) is None
+    assert check(h).verdict == "ok"
+    big = [op(0, "write", 1, call=2 ** 70, ret=2 ** 70 + 1), op(1, "read", result=2, call=2 ** 70 + 2, ret=2 ** 71)]
+    assert lin._native_parts(get_model("register"), big) is None
+    assert check(big).verdict == "violation"
+    # ints beyond 2^53 with a float among them cannot all be doubles exactly
+    mixed = [op(0, "write", 1, call=2 ** 60, ret=2 ** 60 + 1), op(1, "read", result=1, call=1e20, ret=1e21)]
+    assert lin._native_parts(get_model("register"), mixed) is None
+    assert check(mixed).verdict == "ok"
+
+
+def test_encoder_reports_bad_operations():
+    with pytest.raises(ValueError, match="cas needs"):
+        check(History([op(0, "cas", 3, call=0, ret=1)]))
+    with pytest.raises(ValueError, match="unknown operation 'append' for the register model"):
+        check(History([op(0, "append", 3, call=0, ret=1)]))
+    with pytest.raises(ValueError, match="not hashable"):
+        check(History([op(0, "write", [1], call=0, ret=1)]))
+    # a failed operation is still checked, as before
+    with pytest.raises(ValueError, match="cas needs"):
+        check(History([op(0, "cas", 3, status="fail", call=0, ret=1)]))
+
+
+def test_unseen_unknown_writes_are_left_out():
+    """Writes of unknown outcome whose value no read returns cannot matter in a part
+    of reads and writes: they are left out (and the verdict is that of the model)."""
+    from tradeoff.consistency.generate import long_pending_unknowns
+    h = History([op(0, "write", 7, status="unknown", call=0),
+                 op(1, "write", 1, call=1, ret=2),
+                 op(1, "read", result=1, call=3, ret=4)])
+    r = check(h)
+    assert r.verdict == "ok" and r.keys[None].ops == 2
+    # with a cas in the part, nothing is left out (a failed cas sees any value)
+    h2 = History(list(h) + [op(2, "cas", (1, 3), result=False, call=5, ret=6)])
+    assert check(h2).keys[None].ops == 4
+    for n in (8, 14):
+        for violation in (False, True):
+            h = long_pending_unknowns(n, 3, violation=violation)
+            assert check(h, max_steps=20_000_000, timeout=2.0).verdict == ("violation" if violation else "ok")
+
+
+def test_many_equal_writes_are_polynomial():
+    from tradeoff.consistency.generate import many_concurrent_writes
+    for violation in (False, True):
+        h = many_concurrent_writes(20, 0, violation=violation)
+        r = check(h, counterexample=False, max_steps=100_000)
+        assert r.verdict == ("violation" if violation else "ok")
+        assert r.steps < 5_000                     # 2^20 configurations without the reduction
+        ops = list(h)
+        s = lin._search(get_model("register"), None, ops, symmetry=False)
+        assert s.run(max_steps=100_000) == "unknown"
+        s = lin._search(get_model("register"), None, ops)
+        assert s.run() == r.verdict and s.skipped > 0
+        s._check()
+
+
+def test_pending_unknowns_cache_is_an_antichain():
+    """The cache with many optional operations: a bucket per (required set, state),
+    its optional sets an antichain (_check asserts it), the verdict that of the
+    plain cache, and the steps fast (the writes here are all seen by some read, so
+    none is left out)."""
+    ops = [op(100 + i, "write", 10 + i, status="unknown", call=0) for i in range(8)]
+    t = 1
+    for i in range(8):
+        ops.append(op(0, "read", result=10 + i, call=t, ret=t + 1))
+        ops.append(op(0, "write", 0, call=t + 2, ret=t + 3))
+        t += 4
+    ops.append(op(0, "read", result=-1, call=t, ret=t + 1))
+    h = History(ops)
+    assert wgl_model.check(h) == "violation"
+    a = lin._search(get_model("register"), None, list(h))
+    assert a.run() == "violation"
+    a._check()
+    b = lin._search(get_model("register"), None, list(h), subsume=False, optional_last=False)
+    assert b.run() == "violation"
+    assert a.configurations <= b.configurations
+
+
+def test_a_lone_search_gets_all_the_memory():
+    h = hard_history(30)                             # no unknown outcomes: one search
+    p = lin._Portfolio(get_model("register"), None, list(h), max_memory=200_000)
+    assert not p.two
+    assert p.run(lin.Budget()) == "unknown" and p.out_of_memory
+    per = p.searches[0].record_bytes
+    assert p.configurations == 200_000 // per
+    h2 = History(list(h) + [op(99, "cas", (100, 101), status="unknown", call=0)])
+    q = lin._Portfolio(get_model("register"), None, [o for o in h2], max_memory=200_000)
+    assert q.two
+    q.run(lin.Budget())
+    assert all(s.configurations <= 100_000 // s.record_bytes for s in q.searches)

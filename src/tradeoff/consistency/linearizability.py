@@ -15,6 +15,13 @@ budget of steps, seconds and memory. Each part runs two complete searches in tur
 time order; :class:`_Portfolio` says why) and takes the first verdict. A part whose
 searches run out of budget is "unknown", never a hang.
 
+Register and kv histories are encoded in Cython in one pass over the history, every
+key at once (``_wgl.encode_register``): checking a name, dropping inert operations,
+splitting by key, interning values and ordering the entries cost a few attribute reads
+per operation, not Python calls. Writes of unknown outcome whose value no read returns
+are left out of parts of reads and writes (``_wgl._drop_unseen_writes`` says why that
+is exact).
+
 Which models run where: register, kv, counter and set (without whole-set reads) run
 entirely in the Cython search on int64 states (interned values, a sum, 0/1 per
 element); kv's append, the queue, a set with reads and user-defined models run the same
@@ -47,7 +54,7 @@ from typing import Any, Optional
 
 from . import _wgl
 from .history import History, Operation
-from .models import append_value, get_model
+from .models import KV, Register, append_value, get_model
 
 __all__ = ["Budget", "CheckResult", "KeyResult", "check", "parse_budget"]
 
@@ -344,8 +351,27 @@ def _encode_python(model, ops, enc: _Encoded) -> None:
     enc.nsig = max(1, len(sig_ops))
 
 
-def _encode(model, key, ops) -> tuple:
-    """The arguments of _wgl.Search for one part's operations (none failed)."""
+def _native_parts(model, ops, drop_unseen: bool = True) -> Optional[list]:
+    """For the built-in register and kv models (exactly those classes: a subclass
+    may change the steps or the split), every part of ``ops`` encoded in one pass in
+    Cython (``_wgl.encode_register``): a list of (key, operations, Encoded); None for
+    other models, or when the times are not ints and floats (then the Python
+    encoders below run)."""
+    if type(model) is not Register and type(model) is not KV:
+        return None
+    return _wgl.encode_register(ops, type(model) is KV, model.init, model.READ, model.WRITE,
+                                model.check_op, _unhashable, append_value, drop_unseen)
+
+
+def _encode(model, key, ops) -> "_wgl.Encoded":
+    """One part's operations (none failed) encoded for _wgl.Search, each of them
+    (no write left out: the search's indexes are those of ``ops``)."""
+    parts = _native_parts(model, ops, drop_unseen=False)
+    if parts is not None and len(parts) <= 1:
+        if parts:
+            return parts[0][2]
+        return _wgl.Encoded(array("i"), array("q"), array("q"), array("q"), array("B"), array("q"),
+                            array("i"), array("B"), 0)
     n = len(ops)
     enc = _Encoded(n)
     native = model.native
@@ -368,16 +394,16 @@ def _encode(model, key, ops) -> tuple:
         else:
             flags[i] |= _OPTIONAL
     entries.sort()
-    return (array("i", enc.code), array("q", enc.arg1), array("q", enc.arg2), array("q", enc.res),
-            array("B", flags), array("q", enc.sig), array("i", [e[2] for e in entries]),
-            array("B", [e[1] for e in entries]), enc.init, enc.transition, enc.nsig)
+    return _wgl.Encoded(array("i", enc.code), array("q", enc.arg1), array("q", enc.arg2), array("q", enc.res),
+                        array("B", flags), array("q", enc.sig), array("i", [e[2] for e in entries]),
+                        array("B", [e[1] for e in entries]), enc.init, enc.transition, enc.nsig)
 
 
 def _search(model, key, ops, subsume: bool = True, optional_last: bool = True,
-            max_configurations: int = -1) -> "_wgl.Search":
+            max_configurations: int = -1, symmetry: bool = True) -> "_wgl.Search":
     """One search over one part's operations (in invocation order; none failed)."""
-    return _wgl.Search(*_encode(model, key, ops), subsume=subsume, optional_last=optional_last,
-                       max_configurations=max_configurations)
+    return _encode(model, key, ops).search(subsume=subsume, optional_last=optional_last,
+                                           max_configurations=max_configurations, symmetry=symmetry)
 
 
 class _Portfolio:
@@ -387,35 +413,46 @@ class _Portfolio:
     timed-out operations took effect (the Jepsen etcd histories: 7,000 steps against
     790,000 for the hardest); (b) when most did (it then walks almost straight to a
     linearization, where (a) backtracks to place each one). Either verdict is right;
-    the pair costs at most about four times the better one. Without operations of
-    unknown outcome the two are the same search, and only (a) runs."""
+    (b) starts only once (a) has taken a few steps per entry (an easy part is decided
+    by (a) alone), so the pair costs at most about four times the better one plus
+    O(entries). Without operations of unknown outcome the two are the same search,
+    and only (a) runs. Memory: a search that runs alone may fill all of
+    ``max_memory``; two get half each."""
 
     FIRST_SLICE = 1024
 
-    def __init__(self, model, key, ops, max_memory: Optional[int] = None):
+    def __init__(self, model, key, ops, max_memory: Optional[int] = None, enc=None):
+        if enc is None:
+            parts = _native_parts(model, ops)
+            if parts is not None and len(parts) == 1:
+                _, ops, enc = parts[0]              # unseen writes left out
+            else:
+                enc = _encode(model, key, ops)
         self.ops = ops
-        self.args = _encode(model, key, ops)
+        self.enc = enc
         self.max_memory = max_memory
         self.out_of_memory = False
+        self.two = self.enc.n_entries < 2 * len(ops)        # some outcome is unknown
         self.searches = [self._new(True)]
-        self.two = any(op.status != "ok" for op in ops)
-        self.slice = self.FIRST_SLICE
+        # the second search starts once the first has taken a few steps per entry:
+        # an easy part (a few steps per entry) is then decided by one search, not
+        # two in turns, and the pair still costs O(steps of the better + entries)
+        self.first_slice = max(self.FIRST_SLICE, 4 * self.enc.n_entries)
+        self.slice = self.first_slice
         self.decided = None
 
     def _new(self, first: bool):
+        # a search that runs alone may fill all of the memory allowed; two share it
         cap = -1
         if self.max_memory is not None:
-            # each of the two searches may fill half of the memory allowed; a record
-            # is a bitset and two words, plus its share of the cache table
-            record = 8 * ((len(self.ops) + 63) // 64 + 2) + 33
-            cap = max(1, self.max_memory // 2 // record)
-        return _wgl.Search(*self.args, subsume=first, optional_last=first, max_configurations=cap)
+            cap = self.max_memory // 2 if self.two else self.max_memory
+        return self.enc.search(subsume=first, optional_last=first, max_bytes=cap)
 
     def run(self, budget: Budget) -> str:
         """"ok", "violation", or "unknown" when the budget ran out or both searches
         filled the memory allowed."""
         while True:
-            if self.two and len(self.searches) == 1 and self.searches[0].steps >= self.FIRST_SLICE:
+            if self.two and len(self.searches) == 1 and self.searches[0].steps >= self.first_slice:
                 self.searches.append(self._new(False))
             progress = False
             for s in self.searches:
@@ -445,10 +482,9 @@ class _Portfolio:
         """The operations, in order, of the deciding search's linearization when it
         found one, else of the longest one either search reached."""
         if self.decided is not None and self.decided.verdict_ok():
-            order = self.decided.linearization()
-        else:
-            order = max((s.linearization() for s in self.searches), key=len)
-        return [self.ops[i] for i in order]
+            return self.decided.linearization_of(self.ops)
+        best = max(self.searches, key=lambda s: len(s.linearization()))
+        return best.linearization_of(self.ops)
 
 
 # -- the check --------------------------------------------------------------------------------
@@ -531,15 +567,20 @@ def check(history, model="register", budget=None, *, max_steps: Optional[int] = 
         ops = history.ops
     else:
         ops = History(history).ops                 # checks every operation
-    model.check_ops(ops)
-    inert = model.inert
-    live = [op for op in ops if op.status == "ok" or (op.status == "unknown" and not inert(op))]
+    parts = _native_parts(model, ops)
+    if parts is None:
+        model.check_ops(ops)
+        inert = model.inert
+        live = [op for op in ops if op.status == "ok" or (op.status == "unknown" and not inert(op))]
+        parts = [(key, part, None) for key, part in model.partition(live)]
+    elif not parts:
+        parts = [(None, [], None)]                 # as model.partition([]) has it
     budget_left = Budget(steps_cap, seconds_cap)
     results: dict = {}
     searches = {}
-    for key, part in model.partition(live):
+    for key, part, enc in parts:
         t1 = time.perf_counter()
-        p = _Portfolio(model, key, part, max_memory)
+        p = _Portfolio(model, key, part, max_memory, enc)
         v = p.run(budget_left)
         kr = KeyResult(key=key, verdict=v, ops=len(part), steps=p.steps,
                        configurations=p.configurations, seconds=time.perf_counter() - t1,
