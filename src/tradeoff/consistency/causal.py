@@ -263,17 +263,29 @@ class _Graph:
                 anc[v] = base
         self.anc = anc
         self.cyclic = bool(self.scc)
+        self._comps = comps
+        self._comp = comp
         self._desc = None
 
     @property
     def desc(self) -> list:
         """desc[i]: the positions CO-after i (the transpose of anc)."""
         if self._desc is None:
+            # the mirror of _closure: components sinks first, each the union of its
+            # successors' descendants (one big-int OR per edge, not one per bit of anc)
+            comp = self._comp
             d = [0] * self.n
-            for j in range(self.n):
-                bit = 1 << j
-                for i in _bits(self.anc[j]):
-                    d[i] |= bit
+            for c, members in enumerate(self._comps):
+                base = 0
+                for v in members:
+                    for q in self.succs[v]:
+                        if comp[q] != c:
+                            base |= d[q] | (1 << q)
+                if len(members) > 1:
+                    for v in members:
+                        base |= 1 << v
+                for v in members:
+                    d[v] = base
             self._desc = d
         return self._desc
 

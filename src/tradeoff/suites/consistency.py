@@ -29,6 +29,13 @@ a few for ours):
   unknown outcome (:mod:`tradeoff.consistency.generate`), linearizable and not: the
   verdict (``unknown`` when the budget ran out, reported as it is), the expected one,
   steps, configurations and time.
+- ``replication_histories``: histories the single-leader simulator records (sync with
+  leader reads; async with follower reads; async with sticky follower reads), checked
+  for linearizability, causal consistency and the session guarantees: each verdict, the
+  session violations found beside those the simulator counted, and each check's time.
+- ``weaker_models``: the sequential, causal (CC, CM, CCv) and session checks on the
+  etcd histories (sequential) and a generated 2000-operation kv history of unique
+  values (all of them): verdicts and times.
 
 The etcd cases are skipped with a one-line notice when the histories are not found:
 ``$TRADEOFF_HISTORIES``, else ``../shared/histories`` beside a source checkout.
@@ -392,3 +399,78 @@ def worst_case(shape, n, violation, seed):
     return {"verdict": r.verdict, "expected": "violation" if violation else "ok", "n_ops": len(h),
             "steps": r.steps, "configurations": sum(k.configurations for k in r.keys.values()),
             "out_of_memory": any(k.out_of_memory for k in r.keys.values()), "ms": s * 1e3}
+
+
+def _leader_history(ops, seed, clients, keys, read_fraction=0.9, run=None, **kw):
+    """A history recorded by the single-leader simulator (3 replicas, exponential 5 ms
+    delays), read back as the checkers read it; ``run`` (a dict) gets the run."""
+    import tempfile
+
+    from tradeoff.consistency import read_history
+    from tradeoff.replication.leader import simulate
+
+    r = simulate(n=3, clients=clients, ops=ops, keys=keys, read_fraction=read_fraction,
+                 delays="exp:mean=5ms", seed=seed, history=True, **kw)
+    if run is not None:
+        run["run"] = r
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "h.jsonl")
+        r.write_history(path)
+        return read_history(path)
+
+
+#: replication_histories: the single-leader configurations and what each promises
+REPLICATION = {"sync-leader": dict(mode="sync", reads="leader"),
+               "async-follower": dict(mode="async", reads="follower"),
+               "async-sticky": dict(mode="async", reads="sticky")}
+
+
+@scenario(params={"config": list(REPLICATION), "ops": [2000, 20000]})
+def replication_histories(config, ops, seed):
+    """A history of :func:`tradeoff.replication.leader.simulate` (3 replicas, 8 clients,
+    20 keys, exponential 5 ms delays, 90% reads) checked for linearizability (kv),
+    causal consistency (CC) and every session guarantee: verdicts, the read-your-writes
+    and monotonic-reads violations the checker proves beside those the simulator
+    counted, and the time of each check (ms)."""
+    from tradeoff.consistency import check_causal, check_sessions
+
+    run = {}
+    h = _leader_history(ops, seed, clients=8, keys=20, run=run, **REPLICATION[config])
+    run = run["run"]
+    out = {"n_ops": len(h), "sim_ryw": run.counters["ryw"], "sim_mr": run.counters["mr"],
+           "sim_stale": run.counters["stale"]}
+    t0 = time.perf_counter()
+    lin = _check("kv", counterexample=False, max_steps=BUDGET_STEPS, timeout=BUDGET_SECONDS)(h)
+    t1 = time.perf_counter()
+    cc = check_causal(h, "CC")
+    t2 = time.perf_counter()
+    ss = check_sessions(h)
+    t3 = time.perf_counter()
+    out.update({"linearizable": lin.verdict, "lin_ms": (t1 - t0) * 1e3, "causal": cc.verdict,
+                "causal_ms": (t2 - t1) * 1e3, "sessions": ss.verdict, "sessions_ms": (t3 - t2) * 1e3,
+                "ryw_found": ss.counts.get("read-your-writes", 0), "mr_found": ss.counts.get("monotonic-reads", 0)})
+    return out
+
+
+@scenario(params={"check": ["sequential-etcd", "sequential-kv", "CC", "CM", "CCv", "sessions"]})
+def weaker_models(check, seed):
+    """The checks weaker than linearizability: sequential consistency over the 20 etcd
+    histories (verdicts; all are sequentially consistent) or a generated kv history of
+    2000 operations (the single-leader simulator, synchronous, reads from the leader: 8
+    clients, 4 keys, half writes, each of a unique value), and the causal and session
+    checks on that kv history: the verdict and the time (best of 3, ms)."""
+    from tradeoff.consistency import check_causal, check_sequential, check_sessions
+
+    if check == "sequential-etcd":
+        hs = [etcd_history(name) for name in ETCD]
+        t0 = time.perf_counter()
+        verdicts = [check_sequential(h, "register").verdict for h in hs]
+        s = time.perf_counter() - t0
+        return {"verdict": "ok" if all(v == "ok" for v in verdicts) else "violation",
+                "ok": sum(v == "ok" for v in verdicts), "histories": len(hs), "ms": s * 1e3}
+    h = _leader_history(2000, seed, clients=8, keys=4, read_fraction=0.5, mode="sync", reads="leader")
+    run = {"sequential-kv": lambda: check_sequential(h, "kv", timeout=BUDGET_SECONDS, max_steps=BUDGET_STEPS),
+           "CC": lambda: check_causal(h, "CC"), "CM": lambda: check_causal(h, "CM"),
+           "CCv": lambda: check_causal(h, "CCv"), "sessions": lambda: check_sessions(h)}[check]
+    r, s = _best(run, repeat=3, budget=2.0)
+    return {"verdict": r.verdict, "expected": "ok", "n_ops": len(h), "ms": s * 1e3}
