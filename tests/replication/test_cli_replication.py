@@ -34,7 +34,7 @@ def test_history_is_jepsen_style_json_lines(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--scheme", "leaderless:n=3"], "leaderless replication is not built yet"),
+    (["--scheme", "multileader:lww"], "multileader replication is not built yet"),
     (["--scheme", "paxos"], "unknown scheme 'paxos'"),
     (["--scheme", "leader:sometimes"], "mode"),
     (["--n", "0"], "n"),

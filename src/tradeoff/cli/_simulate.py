@@ -292,7 +292,9 @@ def simulate_groups(assignor, partitions, members, output, fmt, quiet) -> None:
 
 @simulate.command("replication")
 @click.option("--scheme", default="leader:async,leader:semisync,leader:sync", show_default=True, metavar="S1,S2",
-              help="leader:async, leader:semisync[=K] (K followers acknowledge), leader:sync.")
+              help="leader:async, leader:semisync[=K] (K followers acknowledge), leader:sync; "
+                   "leaderless:N=3,R=2,W=2[,repair=off|async|blocking][,sloppy][,nodes=M][,ae=T][,clock=T][,down=T] "
+                   "(Dynamo-style quorums).")
 @click.option("--n", "n", type=int, default=3, show_default=True, help="Replicas.")
 @click.option("--reads", type=click.Choice(["leader", "follower", "sticky", "any"]), default="follower",
               show_default=True, help="Where reads go: the leader, a random follower, one follower per session, any replica.")
@@ -303,7 +305,8 @@ def simulate_groups(assignor, partitions, members, output, fmt, quiet) -> None:
 @click.option("--skew", type=float, default=0.0, show_default=True, help="Zipf exponent of the keys (0: uniform).")
 @click.option("--latency", default="exp:mean=1ms", show_default=True, metavar="SPEC",
               help="One-way network delays: exp:mean=1ms, const:1ms, or a named fit such as lnkd-ssd.")
-@click.option("--crash", default=None, metavar="T1,T2", help="Crash the leader at these times (e.g. 5s).")
+@click.option("--crash", default=None, metavar="T1,T2",
+              help="Crash the leader at these times (e.g. 5s); leaderless: node 0 at T1, node 1 at T2, ...")
 @click.option("--detect", type=float, default=0.5, show_default=True, help="Seconds before followers notice a crash.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--history", type=click.Path(dir_okay=False), default=None,
@@ -322,6 +325,7 @@ def simulate_replication(scheme, n, reads, clients, ops, read_fraction, keys, sk
     tradeoff simulate replication --ops 1e6
     tradeoff simulate replication --crash 5s --reads sticky --plot lag.png
     tradeoff simulate replication --scheme leader:async --ops 1e4 --history run.jsonl
+    tradeoff simulate replication --scheme leaderless:N=3,R=2,W=2,repair=blocking --latency lnkd-ssd
     """
     from ..replication.experiment import run_replication
 
