@@ -243,7 +243,7 @@ def run_check(path, model: str = "register", consistency: str = "linearizable", 
         if html is not None:
             from .report import to_html
             try:
-                to_html(history, result, html, title=f"{os.path.basename(str(path))}: {consistency}")
+                to_html(history, result, html, title=f"{os.path.basename(str(path))}: {consistency} check")
             except OSError as exc:
                 raise UserError(f"cannot write {html}: {exc.strerror or exc}") from None
             written.append(str(html))
