@@ -98,6 +98,8 @@ import numpy as np
 from tradeoff._core.rng cimport Rng, rng_seed, rng_uniform, rng_below, rng_exponential
 from tradeoff._core.hashing cimport mix64
 from tradeoff._core.mem cimport mem_resize, mem_zeroed
+from tradeoff._core.dist cimport Dist, dist_draw, dist_set
+from tradeoff._core.dist import DISTS
 from tradeoff._core.events cimport (Events, ev_init, ev_free, ev_schedule, ev_next, ev_time,
                                     ev_check)
 from tradeoff._core.table cimport I64Table, i64t_init, i64t_free, i64t_find, i64t_put_at, i64t_grow
@@ -116,12 +118,6 @@ cdef enum:
     READ_FOLLOWER = 1     # a random live follower per read
     READ_ANY = 2          # a random live replica per read
     READ_STICKY = 3       # one follower per session
-
-# delay / think-time distributions
-cdef enum:
-    DIST_CONST = 0
-    DIST_EXP = 1
-    DIST_ARRAY = 2
 
 # operation kinds and outcomes (the op arrays)
 cdef enum:
@@ -150,23 +146,7 @@ cdef enum:
 
 MODES = {"async": MODE_ASYNC, "semisync": MODE_SEMISYNC, "sync": MODE_SYNC}
 READS = {"leader": READ_LEADER, "follower": READ_FOLLOWER, "any": READ_ANY, "sticky": READ_STICKY}
-DISTS = {"const": DIST_CONST, "exp": DIST_EXP, "array": DIST_ARRAY}
 STATUS = {ST_PENDING: "pending", ST_OK: "ok", ST_FAIL: "fail", ST_INFO: "info"}
-
-
-cdef struct Dist:
-    int kind
-    double mean          # const: the value; exp: the mean
-    double* arr          # array: the values, resampled uniformly
-    int64_t n
-
-
-cdef inline double dist_draw(const Dist* d, Rng* r) noexcept nogil:
-    if d.kind == DIST_CONST:
-        return d.mean
-    if d.kind == DIST_EXP:
-        return rng_exponential(r, d.mean)
-    return d.arr[rng_below(r, <uint64_t>d.n)]
 
 
 cdef struct Entry:
@@ -407,9 +387,9 @@ cdef class Simulation:
         self.timeout = timeout
         self.retries = retries
         self.record = record
-        self._set_dist(&self.net, net, "net")
-        self._set_dist(&self.cli, cli, "cli")
-        self._set_dist(&self.think, think, "think")
+        dist_set(&self.net, net, "net")
+        dist_set(&self.cli, cli, "cli")
+        dist_set(&self.think, think, "think")
         if cdf is not None:
             cv = np.ascontiguousarray(cdf, dtype=np.float64)
             if cv.shape[0] != keys:
@@ -503,29 +483,6 @@ cdef class Simulation:
         for c in range(clients):
             ev_schedule(&self.ev, self.src_client + c, self.cl[c].t_phase)
         self.now = 0.0
-
-    cdef int _set_dist(self, Dist* d, spec, str what) except -1:
-        cdef const double[::1] a
-        cdef int64_t i
-        kind, mean, arr = spec
-        d.kind = kind
-        d.mean = mean
-        d.n = 0
-        if kind == DIST_ARRAY:
-            a = np.ascontiguousarray(arr, dtype=np.float64)
-            if a.shape[0] < 1:
-                raise ValueError(f"{what}: the delay array is empty")
-            mem_resize(<void**>&d.arr, a.shape[0] * sizeof(double))
-            for i in range(a.shape[0]):
-                if not (a[i] >= 0 and isfinite(a[i])):
-                    raise ValueError(f"{what}: delays must be finite and >= 0, got {a[i]!r}")
-                d.arr[i] = a[i]
-            d.n = a.shape[0]
-        elif kind != DIST_CONST and kind != DIST_EXP:
-            raise ValueError(f"{what}: unknown distribution kind {kind}")
-        elif not (mean >= 0 and isfinite(mean)):
-            raise ValueError(f"{what}: the mean must be finite and >= 0, got {mean!r}")
-        return 0
 
     # ------------------------------------------------------------------ storage
     cdef int _grow(self, int64_t want) except -1 nogil:

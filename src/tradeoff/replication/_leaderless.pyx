@@ -84,16 +84,12 @@ import numpy as np
 from tradeoff._core.rng cimport Rng, rng_seed, rng_uniform, rng_below, rng_exponential
 from tradeoff._core.hashing cimport mix64
 from tradeoff._core.mem cimport mem_resize, mem_zeroed
+from tradeoff._core.dist cimport Dist, dist_draw, dist_set
+from tradeoff._core.dist import DISTS
 from tradeoff._core.events cimport (Events, ev_init, ev_free, ev_schedule, ev_next, ev_time,
                                     ev_check)
 from tradeoff._core.debug cimport DEBUG_ASSERT
 
-
-# delay / think-time distributions
-cdef enum:
-    DIST_CONST = 0
-    DIST_EXP = 1
-    DIST_ARRAY = 2
 
 # read repair
 cdef enum:
@@ -150,24 +146,8 @@ cdef enum:
     H_FLIGHT = 1
     H_DONE = 2
 
-DISTS = {"const": DIST_CONST, "exp": DIST_EXP, "array": DIST_ARRAY}
 REPAIRS = {"off": RR_OFF, "async": RR_ASYNC, "blocking": RR_BLOCKING}
 SLOTS0 = 64       # message slots to start with (the Python model mirrors it)
-
-
-cdef struct Dist:
-    int kind
-    double mean          # const: the value; exp: the mean
-    double* arr          # array: the values, resampled uniformly
-    int64_t n
-
-
-cdef inline double dist_draw(const Dist* d, Rng* r) noexcept nogil:
-    if d.kind == DIST_CONST:
-        return d.mean
-    if d.kind == DIST_EXP:
-        return rng_exponential(r, d.mean)
-    return d.arr[rng_below(r, <uint64_t>d.n)]
 
 
 cdef inline bint newer(double ts1, int64_t v1, double ts2, int64_t v2) noexcept nogil:
@@ -439,9 +419,9 @@ cdef class Simulation:
         if len(legs) != 4:
             raise ValueError("legs: four distributions (W, A, R, S)")
         for i in range(4):
-            self._set_dist(&self.leg[i], legs[i], "WARS"[i])
-        self._set_dist(&self.cli, cli, "client")
-        self._set_dist(&self.think, think, "think")
+            dist_set(&self.leg[i], legs[i], "WARS"[i])
+        dist_set(&self.cli, cli, "client")
+        dist_set(&self.think, think, "think")
         if cdf is not None:
             dv = np.ascontiguousarray(cdf, dtype=np.float64)
             if dv.shape[0] != keys:
@@ -542,29 +522,6 @@ cdef class Simulation:
         if self.ae_period > 0:
             ev_schedule(&self.ev, 1, self.ae_period)
         self.now = 0.0
-
-    cdef int _set_dist(self, Dist* d, spec, str what) except -1:
-        cdef const double[::1] a
-        cdef int64_t i
-        kind, mean, arr = spec
-        d.kind = kind
-        d.mean = mean
-        d.n = 0
-        if kind == DIST_ARRAY:
-            a = np.ascontiguousarray(arr, dtype=np.float64)
-            if a.shape[0] < 1:
-                raise ValueError(f"{what}: the delay array is empty")
-            mem_resize(<void**>&d.arr, a.shape[0] * sizeof(double))
-            for i in range(a.shape[0]):
-                if not (a[i] >= 0 and isfinite(a[i])):
-                    raise ValueError(f"{what}: delays must be finite and >= 0, got {a[i]!r}")
-                d.arr[i] = a[i]
-            d.n = a.shape[0]
-        elif kind != DIST_CONST and kind != DIST_EXP:
-            raise ValueError(f"{what}: unknown distribution kind {kind}")
-        elif not (mean >= 0 and isfinite(mean)):
-            raise ValueError(f"{what}: the mean must be finite and >= 0, got {mean!r}")
-        return 0
 
     # ------------------------------------------------------------------ storage
     cdef int _grow_msgs(self) except -1 nogil:

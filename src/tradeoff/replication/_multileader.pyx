@@ -78,6 +78,8 @@ import numpy as np
 from tradeoff._core.rng cimport Rng, rng_seed, rng_uniform, rng_below, rng_exponential
 from tradeoff._core.hashing cimport mix64
 from tradeoff._core.mem cimport mem_resize, mem_zeroed
+from tradeoff._core.dist cimport Dist, dist_draw, dist_set
+from tradeoff._core.dist import DISTS
 from tradeoff._core.events cimport Events, ev_init, ev_free, ev_schedule, ev_next, ev_time, ev_check
 from tradeoff._core.pool cimport (Pool, pool_init, pool_alloc, pool_free, pool_release, pool_free_count)
 from tradeoff._core.debug cimport DEBUG_ASSERT
@@ -87,11 +89,6 @@ cdef enum:
     POL_LWW = 0
     POL_VV = 1
     POL_CRDT = 2
-
-cdef enum:
-    DIST_CONST = 0
-    DIST_EXP = 1
-    DIST_ARRAY = 2
 
 cdef enum:
     OP_READ = 0
@@ -108,22 +105,6 @@ cdef enum:
     CL_RESP = 2      # answer in flight (arrives at t_phase)
 
 POLICIES = {"lww": POL_LWW, "vv": POL_VV, "crdt": POL_CRDT}
-DISTS = {"const": DIST_CONST, "exp": DIST_EXP, "array": DIST_ARRAY}
-
-
-cdef struct Dist:
-    int kind
-    double mean
-    double* arr
-    int64_t n
-
-
-cdef inline double dist_draw(const Dist* d, Rng* r) noexcept nogil:
-    if d.kind == DIST_CONST:
-        return d.mean
-    if d.kind == DIST_EXP:
-        return rng_exponential(r, d.mean)
-    return d.arr[rng_below(r, <uint64_t>d.n)]
 
 
 cdef struct Msg:
@@ -360,9 +341,9 @@ cdef class Simulation:
         self.ops = ops
         self.read_fraction = read_fraction
         self.record = record
-        self._set_dist(&self.net, net, "net")
-        self._set_dist(&self.cli, cli, "cli")
-        self._set_dist(&self.gap, gap, "gap")
+        dist_set(&self.net, net, "net")
+        dist_set(&self.cli, cli, "cli")
+        dist_set(&self.gap, gap, "gap")
         if cdf is not None:
             cv = np.ascontiguousarray(cdf, dtype=np.float64)
             if cv.shape[0] != keys:
@@ -473,29 +454,6 @@ cdef class Simulation:
             ev_schedule(&self.ev, self.src_arr, self.next_arr)
         else:
             self.next_arr = INFINITY
-
-    cdef int _set_dist(self, Dist* d, spec, str what) except -1:
-        cdef const double[::1] a
-        cdef int64_t i
-        kind, mean, arr = spec
-        d.kind = kind
-        d.mean = mean
-        d.n = 0
-        if kind == DIST_ARRAY:
-            a = np.ascontiguousarray(arr, dtype=np.float64)
-            if a.shape[0] < 1:
-                raise ValueError(f"{what}: the delay array is empty")
-            mem_resize(<void**>&d.arr, a.shape[0] * sizeof(double))
-            for i in range(a.shape[0]):
-                if not (a[i] >= 0 and isfinite(a[i])):
-                    raise ValueError(f"{what}: delays must be finite and >= 0, got {a[i]!r}")
-                d.arr[i] = a[i]
-            d.n = a.shape[0]
-        elif kind != DIST_CONST and kind != DIST_EXP:
-            raise ValueError(f"{what}: unknown distribution kind {kind}")
-        elif not (mean >= 0 and isfinite(mean)):
-            raise ValueError(f"{what}: the mean must be finite and >= 0, got {mean!r}")
-        return 0
 
     # ------------------------------------------------------------------ run
     def run(self, int64_t max_events=-1):
