@@ -390,6 +390,7 @@ class MemcachedServer(Server):
 
     Args:
         memory_mb: the item memory limit (``-m``), in megabytes.
+        threads: worker threads (``-t``; memcached's default is 4).
         timeout, keep: as for :class:`Server`.
     """
 
@@ -397,16 +398,19 @@ class MemcachedServer(Server):
     binary = "memcached"
     socket_name = "memcached.sock"
 
-    def __init__(self, memory_mb: int = 64, *, timeout: float = 10.0,
+    def __init__(self, memory_mb: int = 64, *, threads: int = 4, timeout: float = 10.0,
                  keep: bool = False) -> None:
         if not (isinstance(memory_mb, int) and memory_mb > 0):
             raise ValueError(f"memory_mb must be an int > 0, got {memory_mb!r}")
+        if not (isinstance(threads, int) and not isinstance(threads, bool) and threads > 0):
+            raise ValueError(f"threads must be an int > 0, got {threads!r}")
         super().__init__(timeout=timeout, keep=keep)
         self.memory_mb = memory_mb
+        self.threads = threads
 
     def _command(self) -> list[str]:
         args = ["-s", str(self.socket_path), "-a", "0700", "-m", str(self.memory_mb),
-                "-U", "0"]
+                "-U", "0", "-t", str(self.threads)]
         if os.geteuid() == 0:  # memcached refuses to run as root unless told which user
             args += ["-u", "root"]
         return args
