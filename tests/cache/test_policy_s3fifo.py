@@ -42,7 +42,7 @@ class S3FIFOModel:
     """
 
     def __init__(self, capacity, slots=None, small_ratio=0.1, ghost_ratio=0.9,
-                 move_threshold=2, fill_main=False):
+                 move_threshold=2, fill_main=True):
         slots = capacity if slots is None else slots
         self.capacity = capacity
         self.s_cap = int(capacity * small_ratio)
@@ -219,14 +219,14 @@ def test_replay_with_expiry_equals_the_model(trace, params, capacity, ttl, with_
 
 def test_defaults():
     assert policy_params("s3fifo") == {"small_ratio": 0.1, "ghost_ratio": 0.9,
-                                       "move_threshold": 2, "fill_main": False}
+                                       "move_threshold": 2, "fill_main": True}
     e = make_engine("s3fifo", 100)
     assert (e.s_cap, e.m_cap, e.g_cap, e.g_max) == (10, 90, 90, 90)
-    assert (e.move_threshold, e.fill_main) == (2, False)
+    assert (e.move_threshold, e.fill_main) == (2, True)
 
 
 def test_one_hit_wonders_are_filtered_and_the_ghost_admits_to_main():
-    e = make_engine("s3fifo", 10)                     # S 1 unit, M 9, G 9 keys
+    e = make_engine("s3fifo", 10, fill_main=False)  # S 1 unit, M 9, G 9 keys
     for k in range(10):
         e._access(k)                                 # no eviction yet: all ten wait in S
     st_ = e._state()
@@ -243,7 +243,7 @@ def test_one_hit_wonders_are_filtered_and_the_ghost_admits_to_main():
 
 def test_promotion_needs_the_threshold():
     for threshold, promoted in ((1, True), (2, False)):
-        e = make_engine("s3fifo", 10, move_threshold=threshold)
+        e = make_engine("s3fifo", 10, move_threshold=threshold, fill_main=False)
         for k in range(10):
             e._access(k)
         assert e._access(0)                          # freq 1
@@ -254,7 +254,7 @@ def test_promotion_needs_the_threshold():
 
 
 def test_main_gives_second_chances_with_a_two_bit_counter():
-    e = make_engine("s3fifo", 10, ghost_ratio=0.0, move_threshold=1)
+    e = make_engine("s3fifo", 10, ghost_ratio=0.0, move_threshold=1, fill_main=False)
     for k in range(10):
         e._access(k)
     for _ in range(5):
@@ -281,7 +281,7 @@ def test_fill_main_sends_new_objects_to_main_before_the_first_eviction():
 
 
 def test_remove_leaves_the_ghost_alone():
-    e = make_engine("s3fifo", 10)
+    e = make_engine("s3fifo", 10, fill_main=False)
     for k in range(11):
         e._access(k)                                 # 0 is now a ghost
     assert not e._remove(0)
@@ -291,7 +291,7 @@ def test_remove_leaves_the_ghost_alone():
 
 
 def test_sized_ghost_weighs_keys_by_size():
-    e = make_engine("s3fifo", 20, slots=20, sized=True, ghost_ratio=0.5)   # G: 10 units
+    e = make_engine("s3fifo", 20, slots=20, sized=True, ghost_ratio=0.5, fill_main=False)  # G: 10 units
     for k, size in ((1, 6), (2, 6), (3, 6)):
         e._access(k, size)
     e._access(4, 6)                                  # evicts 1 (6 units) into G
@@ -354,7 +354,7 @@ def test_ghost_key_bound_in_sized_mode():
     # floor(0.5 * 30) = 15 keys although its 50 units would hold more
     keys = list(range(30))
     sizes = [1] * 20 + [90] + [1] * 9
-    e = make_engine("s3fifo", 100, slots=30, sized=True, ghost_ratio=0.5)
+    e = make_engine("s3fifo", 100, slots=30, sized=True, ghost_ratio=0.5, fill_main=False)
     for k, s in zip(keys, sizes):
         e._access(k, s)
         e._check()

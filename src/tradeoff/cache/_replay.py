@@ -45,8 +45,9 @@ POLICY_SPECS = Catalogue("policy", [
     Policy("sieve", "_sieve.SieveEngine", {}, peer="sieve",
            summary="SIEVE (Zhang et al., NSDI 2024)"),
     Policy("s3fifo", "_s3fifo.S3FIFOEngine",
-           {"small_ratio": 0.1, "ghost_ratio": 0.9, "move_threshold": 2, "fill_main": False}, peer="s3fifo",
-           summary="S3-FIFO (Yang et al., SOSP 2023); fill_main=True: libCacheSim's warm-up variant"),
+           {"small_ratio": 0.1, "ghost_ratio": 0.9, "move_threshold": 2, "fill_main": True}, peer="s3fifo",
+           summary="S3-FIFO (Yang et al., SOSP 2023) with its authors' warm-up rule (libCacheSim's S3FIFO); "
+                   "fill_main=False: the paper's Algorithm 1 (libCacheSim's S3FIFOv0)"),
     Policy("arc", "_arc.ARCEngine", {}, peer="arc",
            summary="ARC (Megiddo and Modha, FAST 2003); self-tuning, no parameters"),
     Policy("lirs", "_lirs.LIRSEngine", {"hir_ratio": 0.01, "stack_ratio": 2.0}, peer="lirs",
