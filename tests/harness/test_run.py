@@ -557,3 +557,45 @@ def test_no_round_is_announced_when_no_timed_case_is_left(tmp_path):
     assert [n for n, _ in outcome.failed] == ["bad_setup"] and outcome.done == ["ok_scenario"]
     assert "round 2" not in log.getvalue(), log.getvalue()
     assert names(out) == ["ok_scenario"]
+
+
+# -- quick mode -----------------------------------------------------------------------------
+
+def test_quick_mode_runs_the_suites_own_selection_once(tmp_path):
+    from tradeoff.harness.registry import collect, expand
+    from tradeoff.harness.run import RunOptions, plan, select
+
+    suite = tmp_path / "withquick.py"
+    suite.write_text(
+        "from tradeoff import benchmark, scenario\n"
+        "QUICK = ['fast_one']\n"
+        "@benchmark\ndef fast_one():\n    return lambda: sum(range(10))\n"
+        "@benchmark\ndef slow_one():\n    return lambda: sum(range(1000))\n"
+        "@scenario\ndef score():\n    return {'x': 1}\n")
+    assert [c.name for c in select(RunOptions(suite=str(suite), mode="quick"))] == ["fast_one"]
+    # -k overrides the suite's selection; other modes ignore QUICK
+    assert [c.name for c in select(RunOptions(suite=str(suite), mode="quick", patterns=["score"]))] == ["score"]
+    assert len(select(RunOptions(suite=str(suite), mode="fast"))) == 3
+    case = next(c for c in expand(collect(str(suite))) if c.kind == "benchmark")
+    how = plan(RunOptions(suite="x", mode="quick"), case)
+    assert (how.rounds, how.processes, how.values) == (1, 3, 2)
+    # a suite without QUICK runs every case
+    assert len(select(RunOptions(suite=str(SUITES / "tiny.py"), mode="quick"))) == \
+        len(select(RunOptions(suite=str(SUITES / "tiny.py"))))
+
+
+def test_quick_mode_from_the_command_line(tmp_path):
+    out_file = tmp_path / "q.json"
+    code, out, err = cli("run", SUITES / "tiny.py", "--quick", "-k", "summing", "--min-time", "0.001",
+                         "-o", out_file)
+    assert code == 0, err
+    assert "(quick mode)" in err
+    for bench in pyperf.BenchmarkSuite.load(str(out_file)):
+        assert len([run for run in bench.get_runs() if run.values]) == 3
+
+
+def test_a_bad_quick_list_is_one_line(tmp_path):
+    suite = tmp_path / "badquick.py"
+    suite.write_text("from tradeoff import scenario\nQUICK = 'score'\n@scenario\ndef score():\n    return {'x': 1}\n")
+    code, out, err = cli("run", suite, "--quick", "-o", tmp_path / "x.json")
+    assert code == 2 and "QUICK must be a list" in err

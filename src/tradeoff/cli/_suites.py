@@ -39,6 +39,9 @@ def list_cmd(suite: str | None, patterns: tuple[str, ...], params: tuple[str, ..
               help="Only cases whose name contains PATTERN (a glob if it has * ? or [). Repeatable.")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=V1,V2",
               help="Override the values of a param, e.g. -p maxsize=1000,10000. Repeatable.")
+@click.option("--quick", "mode", flag_value="quick",
+              help="A first look: the suite's own selection of cases (every case if it has none, "
+                   "or those of -k), 3 processes of 2 values each, one round; minutes, not a gate.")
 @click.option("--fast", "mode", flag_value="fast",
               help="pyperf --fast: max(N/2, 3) processes of 2 values each; rough numbers quickly.")
 @click.option("--rigorous", "mode", flag_value="rigorous", help="pyperf --rigorous: 2N processes; more precise.")

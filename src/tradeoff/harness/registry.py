@@ -257,6 +257,17 @@ def collect(ref: str) -> list[Spec]:
     return specs
 
 
+def quick_patterns(ref: str) -> list[str]:
+    """The ``-k`` patterns of a suite's first look (``tradeoff run SUITE --quick``):
+    its module's ``QUICK`` list; every case when it has none."""
+    quick = getattr(load_module(ref), "QUICK", None)
+    if quick is None:
+        return []
+    if isinstance(quick, str) or not all(isinstance(q, str) for q in quick):
+        raise UserError(f"suite {ref!r}: QUICK must be a list of -k patterns (strings)")
+    return list(quick)
+
+
 def parse_param_overrides(items: list[str]) -> dict[str, list[str]]:
     """``name=v1,v2`` strings -> {name: [raw values]}."""
     out: dict[str, list[str]] = {}

@@ -28,10 +28,10 @@ from typing import TextIO
 from . import results
 from .errors import NOTE_MARK, Skip, UserError
 from .outputs import check_writable
-from .registry import Case, collect, expand, parse_param_overrides, suite_name
+from .registry import Case, collect, expand, parse_param_overrides, quick_patterns, suite_name
 from .worker import ERROR_MARK, SKIP_MARK
 
-MODES = ("fast", "default", "rigorous")
+MODES = ("quick", "fast", "default", "rigorous")
 
 
 @dataclass
@@ -65,7 +65,11 @@ def select(opts: RunOptions) -> list[Case]:
     specs = collect(opts.suite)
     if not specs:
         raise UserError(f"suite {opts.suite!r} declares no benchmark or scenario")
-    cases = expand(specs, overrides, opts.patterns)
+    patterns = opts.patterns
+    if opts.mode == "quick" and not patterns:
+        # the suite's own first look (its QUICK patterns), unless -k chose the cases
+        patterns = quick_patterns(opts.suite)
+    cases = expand(specs, overrides, patterns)
     if not cases:
         raise UserError(f"no benchmark in suite {opts.suite!r} matches -k {' '.join(opts.patterns)!r}")
     return cases
@@ -146,7 +150,8 @@ def plan(opts: RunOptions, case: Case) -> Plan:
 
     The counts follow pyperf's own rules (defaults 20 processes x 3 values, or what the
     benchmark or the command line asks for; ``--fast``: max(P/2, 3) x max(2V/3, 2);
-    ``--rigorous``: 2P x V). They are spread over up to ``opts.rounds`` rounds, each
+    ``--rigorous``: 2P x V; ``--quick``: 3 x 2 in one round, on the suite's ``QUICK``
+    selection). They are spread over up to ``opts.rounds`` rounds, each
     round going once through every timed case, so that a case's processes sample the
     machine at several moments of the run: a burst of load on a shared machine then
     lands in some of its processes, not all, and compare's bootstrap over processes sees
@@ -154,6 +159,8 @@ def plan(opts: RunOptions, case: Case) -> Plan:
     """
     p = opts.processes or case.spec.processes or 20
     v = opts.values or case.spec.values or 3
+    if opts.mode == "quick":
+        return Plan(rounds=1, processes=opts.processes or 3, values=opts.values or 2)
     if opts.mode == "fast":
         p, v = max(p // 2, 3), max(v * 2 // 3, 2)
     elif opts.mode == "rigorous":

@@ -137,6 +137,12 @@ def set_evict(policy, impl, maxsize):
 
 # ------------------------------------------------------------------- replay
 
+#: ``tradeoff run cache --quick``: the first look (the README's first command): the LRU
+#: mapping against its peers, three replays against libCacheSim, and the hit ratios of
+#: every policy on the Zipf workload
+QUICK = ["lru_get_hit", "lru_set_evict", "replay[policy=lru,", "replay[policy=s3fifo,", "replay[policy=arc,",
+         "hit_ratio[workload=zipf"]
+
 ALL_POLICIES = POLICY_SPECS.names          # the cache catalogue: a new policy joins every case here
 # the scarab recommendation trace, as expected.json gives its reference figures
 SCARAB = "scarab-recs.trace.xz"
