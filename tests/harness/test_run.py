@@ -599,3 +599,87 @@ def test_a_bad_quick_list_is_one_line(tmp_path):
     suite.write_text("from tradeoff import scenario\nQUICK = 'score'\n@scenario\ndef score():\n    return {'x': 1}\n")
     code, out, err = cli("run", suite, "--quick", "-o", tmp_path / "x.json")
     assert code == 2 and "QUICK must be a list" in err
+
+
+# -- instruction counts -------------------------------------------------------------------
+
+def _need_valgrind():
+    from tradeoff.harness.servers import missing_notice
+
+    notice = missing_notice("valgrind")
+    if notice:
+        pytest.skip(notice)
+
+
+def _counts(path) -> dict:
+    return {b.get_name(): b.get_values()[0] for b in pyperf.BenchmarkSuite.load(str(path))}
+
+
+def test_instruction_counts_are_the_same_on_every_run_and_catch_a_one_percent_slowdown(tmp_path):
+    """Two A/A runs count the same instructions; a kernel made 1% slower (a few more
+    additions per call) is flagged by compare's plain threshold, and the A/A pair is not."""
+    _need_valgrind()
+    suite = tmp_path / "kernel.py"
+    suite.write_text(
+        "import os\nfrom tradeoff import benchmark\n"
+        "EXTRA = int(os.environ.get('KERNEL_EXTRA', '0'))\n"
+        "@benchmark(inner_loops=100)\n"
+        "def kernel():\n"
+        "    data = list(range(1000))\n"
+        "    def f():\n"
+        "        for _ in range(100):\n"
+        "            s = 0\n"
+        "            for x in data:\n"
+        "                s += x\n"
+        "            for x in range(EXTRA):\n"
+        "                s += x\n"
+        "    return f\n")
+    runs = {}
+    for label, extra in (("a1", 0), ("a2", 0), ("b", 10)):
+        env = dict(os.environ, KERNEL_EXTRA=str(extra))
+        out = tmp_path / f"{label}.json"
+        proc = subprocess.run([sys.executable, "-m", "tradeoff", "run", str(suite), "--measure", "instructions",
+                               "-o", str(out), "-q", "--format", "none"], env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        runs[label] = out
+    a1, a2, b = (_counts(runs[k])["kernel"] for k in ("a1", "a2", "b"))
+    assert a1 == a2                                        # deterministic
+    assert 1.005 < b / a1 < 1.03                           # ten more additions on a thousand
+    bench = next(iter(pyperf.BenchmarkSuite.load(str(runs["a1"]))))
+    md = bench.get_metadata()
+    assert md["unit"] == "integer" and md["loops"] >= 1 and md["inner_loops"] == 100
+    code, out, err = cli("compare", runs["a1"], runs["a2"], "--threshold", "0.5%")
+    assert code == 0 and "no change" in out
+    code, out, err = cli("compare", runs["a1"], runs["b"], "--threshold", "0.5%")
+    assert code == 1 and "slower" in out
+
+
+def test_instruction_counts_and_times_do_not_compare(tmp_path):
+    _need_valgrind()
+    counted, timed = tmp_path / "c.json", tmp_path / "t.json"
+    assert cli("run", SUITES / "tiny.py", "-k", "summing[n=10]", "--measure", "instructions", "-o", counted,
+               "-q")[0] == 0
+    assert cli("run", SUITES / "tiny.py", "-k", "summing[n=10]", "--processes", "1", "--values", "1",
+               "--min-time", "0.001", "-o", timed, "-q")[0] == 0
+    code, out, err = cli("compare", counted, timed)
+    assert code == 2 and "instruction counts" in err
+
+
+def test_instruction_counts_need_valgrind(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    import tradeoff.harness.servers as servers
+
+    monkeypatch.setattr(servers, "find_binary", lambda name: None)
+    from tradeoff.harness.errors import UserError
+    from tradeoff.harness.run import RunOptions, run
+
+    with pytest.raises(UserError, match="valgrind"):
+        run(RunOptions(suite=str(SUITES / "tiny.py"), measure="instructions", output=str(tmp_path / "x.json")))
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_callgrind_requests_are_no_ops_outside_valgrind():
+    from tradeoff._core import callgrind
+
+    assert callgrind.on_valgrind() == 0
+    callgrind.zero(); callgrind.start(); callgrind.stop(); callgrind.dump()   # noqa: E702

@@ -53,6 +53,11 @@ def list_cmd(suite: str | None, patterns: tuple[str, ...], params: tuple[str, ..
 @click.option("--rounds", type=click.IntRange(min=1), default=2, show_default=True,
               help="Spread each timed case's processes over this many passes through the suite, "
                    "so that a burst of load lands in some of them, not all.")
+@click.option("--measure", type=click.Choice(["time", "instructions"]), default="time", show_default=True,
+              help="instructions: count each timed case's instructions per operation under valgrind's "
+                   "callgrind (one run, deterministic: for CI gates on noisy machines; needs valgrind).")
+@click.option("--cache-sim", is_flag=True,
+              help="With --measure instructions: also simulate the caches (misses per operation).")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed passed to seeded benchmarks and scenarios.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Results file (default: results/SUITE-DATE-TIME.json).")
@@ -60,8 +65,8 @@ def list_cmd(suite: str | None, patterns: tuple[str, ...], params: tuple[str, ..
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "none"]), default="table",
               show_default=True, help="The report printed at the end.")
-def run(suite, patterns, params, mode, min_time, processes, values, rounds, seed, output, list_only,
-        quiet, fmt) -> int:
+def run(suite, patterns, params, mode, min_time, processes, values, rounds, measure, cache_sim, seed, output,
+        list_only, quiet, fmt) -> int:
     """Run SUITE (a built-in name such as cache, or a path to a .py file).
 
     Timed benchmarks run in pyperf worker processes; scenarios compute their
@@ -72,7 +77,7 @@ def run(suite, patterns, params, mode, min_time, processes, values, rounds, seed
 
     opts = RunOptions(suite=suite, patterns=list(patterns), params=list(params), mode=mode or "default",
                       processes=processes, values=values, rounds=rounds, seed=seed, output=output,
-                      quiet=quiet,
+                      quiet=quiet, measure=measure, cache_sim=cache_sim,
                       extra_pyperf_args=[f"--min-time={min_time}"] if min_time else [])
     if list_only:
         for case in select(opts):

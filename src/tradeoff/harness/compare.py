@@ -227,6 +227,15 @@ def _compare_timed(name, base, cur, threshold, alpha, seed) -> dict:
         return row
     row["base_mean"] = sum(bvals) / len(bvals)
     row["current_mean"] = sum(cvals) / len(cvals)
+    if unit == "integer" or results.bench_info(cur)["unit"] == "integer":
+        # instruction counts: no noise to test for, a plain relative threshold
+        if unit != results.bench_info(cur)["unit"]:
+            raise UserError(f"{name}: one file holds instruction counts, the other times; "
+                            f"compare two runs measured the same way")
+        ratio = row["current_mean"] / row["base_mean"] if row["base_mean"] else math.nan
+        verdict = SLOWER if ratio > 1.0 + threshold else FASTER if ratio < 1.0 / (1.0 + threshold) else NO_CHANGE
+        row.update(ratio=ratio, ci_low=ratio, ci_high=ratio, verdict=verdict)
+        return row
     ratio, lo, hi = bootstrap_ratio_ci([r.values for r in base.get_runs()],
                                        [r.values for r in cur.get_runs()],
                                        confidence=1.0 - alpha, seed=seed)

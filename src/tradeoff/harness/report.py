@@ -94,8 +94,8 @@ def format_time(value: float, unit: str = "second", std: Optional[float] = None)
         return "-"
     if unit == "second":
         factor, suffix = _time_scale(value)
-    else:
-        factor, suffix = 1.0, unit
+    else:   # instruction counts (``--measure instructions``) are pyperf's "integer" unit
+        factor, suffix = 1.0, "instr" if unit == "integer" else unit
     v = value / factor
     d = _decimals(v)
     text = f"{v:.{d}f} {suffix}"

@@ -32,6 +32,8 @@ from .registry import Case, collect, expand, parse_param_overrides, quick_patter
 from .worker import ERROR_MARK, SKIP_MARK
 
 MODES = ("quick", "fast", "default", "rigorous")
+#: what a timed case records: pyperf's times, or callgrind's instruction counts
+MEASURES = ("time", "instructions")
 
 
 @dataclass
@@ -47,6 +49,8 @@ class RunOptions:
     quiet: bool = False
     rounds: int = 2
     extra_pyperf_args: list[str] = field(default_factory=list)
+    measure: str = "time"
+    cache_sim: bool = False
 
 
 @dataclass
@@ -113,7 +117,8 @@ def base_metadata(mode: str) -> dict:
 
 def run_metadata(opts: RunOptions) -> dict:
     md = base_metadata(opts.mode)
-    md.update(tradeoff_run_seed=opts.seed, tradeoff_rounds=opts.rounds)
+    md.update(tradeoff_run_seed=opts.seed, tradeoff_rounds=1 if opts.measure == "instructions" else opts.rounds,
+              tradeoff_measure=opts.measure)
     suite_dir = str(Path(opts.suite).resolve().parent) if opts.suite.endswith(".py") else None
     commit = git_commit(suite_dir)
     if commit:
@@ -242,6 +247,87 @@ def time_case(opts: RunOptions, case: Case, workdir: str, how: Plan | None = Non
     return suite.get_benchmarks()[0]
 
 
+def count_case(opts: RunOptions, case: Case, workdir: str, valgrind: str):
+    """Count the instructions of a timed case under callgrind; return a one-value
+    pyperf Benchmark (unit ``integer``) holding the instructions per operation.
+
+    The worker runs under ``valgrind --tool=callgrind --instr-atstart=no`` with
+    PYTHONHASHSEED=0, so only its counted loop (see :mod:`.worker`) is counted, the
+    same way on every run; instructions per operation are the total over ``loops``
+    calls times the case's ``inner_loops``. With ``cache_sim`` callgrind also
+    simulates the caches (``--cache-sim=yes``) and the misses per operation are
+    kept as the benchmark's ``tradeoff_events`` metadata. The approach is
+    CodSpeed's instrumented mode (and Cachegrind-based gates before it): a count
+    has no noise from the machine's neighbours.
+    """
+    import pyperf
+
+    from .worker import COUNT_MARK
+
+    out = os.path.join(workdir, f"callgrind-{abs(hash(case.name))}-{time.monotonic_ns()}.out")
+    cmd = [valgrind, "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+    if opts.cache_sim:
+        cmd.append("--cache-sim=yes")
+    cmd += [sys.executable, "-m", "tradeoff.harness.worker", "--suite", opts.suite, "--case", case.name,
+            "--seed", str(opts.seed)]
+    for item in opts.params:
+        cmd += ["--param", item]
+    cmd += ["--instructions", "--count-file", out]
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        stdout, stderr = proc.communicate()
+    except BaseException:
+        _stop(proc)
+        raise
+    for line in stderr.splitlines():
+        if line.startswith(NOTE_MARK):
+            print(line, file=sys.stderr, flush=True)
+        if line.startswith(SKIP_MARK):
+            raise CaseSkipped(line[len(SKIP_MARK):].strip())
+        if line.startswith(ERROR_MARK):
+            raise CaseFailed(line[len(ERROR_MARK):].strip())
+    loops = next((int(ln.split()[-1]) for ln in stdout.splitlines() if ln.startswith(COUNT_MARK)), None)
+    if proc.returncode != 0 or loops is None or not os.path.exists(out):
+        tail = [ln for ln in (stderr + stdout).strip().splitlines() if ln.strip() and not ln.startswith("==")]
+        raise CaseFailed(tail[-1] if tail else f"valgrind exited with status {proc.returncode}")
+    events, totals = parse_callgrind_totals(out)
+    for path in (out, f"{out}.1"):
+        if os.path.exists(path):
+            os.unlink(path)
+    ops = loops * (case.spec.inner_loops or 1)
+    per_op = {e: t / ops for e, t in zip(events, totals)}
+    md = {"name": case.name, "unit": "integer", "loops": loops, "inner_loops": case.spec.inner_loops or 1,
+          "tradeoff_events": results.dumps_json(per_op), "tradeoff_instructions_total": int(totals[0])}
+    run = pyperf.Run([per_op[events[0]]], warmups=None, metadata=md, collect_metadata=False)
+    return pyperf.Benchmark([run])
+
+
+def parse_callgrind_totals(path) -> tuple[list[str], list[int]]:
+    """The event names (``Ir``, and the cache events with ``--cache-sim=yes``) and
+    their totals, from a callgrind output file's ``events:`` and ``totals:`` lines.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "cg.out")
+    >>> _ = open(p, "w").write("events: Ir Dr\nfn=x\n1 5 2\nsummary: 0 0\ntotals: 123 45\n")
+    >>> parse_callgrind_totals(p)
+    (['Ir', 'Dr'], [123, 45])
+    """
+    events, totals = None, None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("events:"):
+                events = line.split()[1:]
+            elif line.startswith("totals:"):
+                totals = [int(x) for x in line.split()[1:]]
+    if not events or totals is None:
+        raise CaseFailed(f"callgrind wrote no totals to {path}")
+    totals += [0] * (len(events) - len(totals))
+    return events, totals
+
+
 def scenario_case(case: Case, seed: int):
     """Compute a scenario's metrics in-process; return a one-value pyperf Benchmark."""
     t0 = time.perf_counter()
@@ -263,6 +349,8 @@ def scenario_case(case: Case, seed: int):
 def _fmt_timing(bench) -> str:
     from .report import format_time
 
+    if bench.get_metadata().get("unit") == "integer":
+        return f"{bench.get_values()[0]:,.1f} instructions per operation"
     vals = bench.get_values()
     mean = sum(vals) / len(vals)
     std = (sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5 if len(vals) > 1 else None
@@ -367,6 +455,15 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
 
     if opts.mode not in MODES:
         raise UserError(f"unknown mode {opts.mode!r}")
+    if opts.measure not in MEASURES:
+        raise UserError(f"unknown measure {opts.measure!r} (time or instructions)")
+    valgrind = None
+    if opts.measure == "instructions":
+        from .servers import find_binary
+
+        valgrind = find_binary("valgrind")
+        if valgrind is None:
+            raise UserError("--measure instructions needs valgrind (apt-get install valgrind)")
     log = log or sys.stderr
     cases = select(opts)
     overrides = parse_param_overrides(opts.params)
@@ -380,12 +477,13 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
     n = len(cases)
     width = len(str(n))
     say(f"tradeoff: running {n} case{'s' if n != 1 else ''} of {suite_name(opts.suite)} "
-        f"({opts.mode} mode) -> {path}")
+        f"({'instruction counts under callgrind' if valgrind else f'{opts.mode} mode'}) -> {path}")
     if meta["tradeoff_build"] == "debug":
         print("tradeoff: warning: this is a debug build (TRADEOFF_DEBUG=1: checks on, no optimization); "
               "its timings are not representative", file=log, flush=True)
     t_start = time.monotonic()
-    plans = {c.name: plan(opts, c) for c in cases if c.kind != results.KIND_SCENARIO}
+    plans = {c.name: plan(opts, c) if valgrind is None else Plan(rounds=1, processes=1, values=1)
+             for c in cases if c.kind != results.KIND_SCENARIO}
     n_rounds = max((p.rounds for p in plans.values()), default=1)
     by_name: dict = {}
     previous = _terminate_as_interrupt()
@@ -407,6 +505,9 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
                         if case.kind == results.KIND_SCENARIO:
                             bench, metrics = scenario_case(case, opts.seed)
                             shown = _fmt_metrics(metrics)
+                        elif valgrind is not None:
+                            bench = count_case(opts, case, workdir, valgrind)
+                            shown = _fmt_timing(bench)
                         elif rnd == 1:
                             bench = time_case(opts, case, workdir, how)
                             shown = _fmt_timing(bench)

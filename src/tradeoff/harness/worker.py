@@ -11,6 +11,12 @@ One case per master keeps ``--worker-task`` trivially stable (always task 0),
 lets the harness report progress and keep finished results on Ctrl-C, and lets a
 slow benchmark ask for fewer processes.
 
+``--instructions`` (``tradeoff run --measure instructions``) skips pyperf: the
+harness starts this module under ``valgrind --tool=callgrind --instr-atstart=no``,
+and it sets the case up, calls it once uncounted, then switches callgrind's
+counting on around ``loops`` calls (:mod:`tradeoff._core.callgrind`) and prints
+``tradeoff-count: LOOPS``; the harness reads the total from callgrind's file.
+
 A worker whose setup raises :class:`~tradeoff.harness.errors.Skip` prints a
 ``tradeoff-skip: <reason>`` line on stderr and exits with status 3; the harness
 turns that into a one-line notice.
@@ -24,6 +30,11 @@ import time
 SKIP_MARK = "tradeoff-skip:"
 SKIP_EXIT = 3
 ERROR_MARK = "tradeoff-error:"
+COUNT_MARK = "tradeoff-count:"
+#: a counted run's loops: the smallest power of 2 whose calls add up to this many instructions
+#: (by the count of one call, so the same on every run), at most COUNT_MAX_LOOPS
+COUNT_TARGET_INSTRUCTIONS = 20_000_000
+COUNT_MAX_LOOPS = 1 << 14
 
 
 def _own_parser() -> argparse.ArgumentParser:
@@ -37,6 +48,8 @@ def _add_own_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--case", required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--param", action="append", default=[])
+    parser.add_argument("--instructions", action="store_true")
+    parser.add_argument("--count-file", default=None)
 
 
 def _pass_own_args(cmd: list[str], args) -> None:
@@ -68,6 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         print(f"{ERROR_MARK} {exc}", file=sys.stderr)
         sys.exit(2)
+    if own.instructions:
+        _count(case, own.seed, own.count_file)
+        return
     spec = case.spec
     # the harness passes --processes/--values (see run.plan); these are the defaults
     # when the worker entry is run by hand
@@ -115,6 +131,62 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         print(f"{ERROR_MARK} {case.name} raised {type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def _count(case, seed: int, count_file: str | None) -> None:
+    """The ``--instructions`` worker: set up; one uncounted call; one counted call,
+    dumped to ``COUNT_FILE.1``, whose count sets the loops (a power of 2, see
+    COUNT_TARGET_INSTRUCTIONS); then the loops, counted, which callgrind writes to
+    ``count_file`` at exit."""
+    from .._core import callgrind
+    from .errors import Skip
+
+    try:
+        fn = case.call(seed)
+    except Skip as exc:
+        print(f"{SKIP_MARK} {exc}", file=sys.stderr)
+        sys.exit(SKIP_EXIT)
+    except Exception as exc:
+        print(f"{ERROR_MARK} setup of {case.name} raised {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(2)
+    if not callable(fn):
+        print(f"{ERROR_MARK} benchmark {case.name} must return the callable to time, "
+              f"got {type(fn).__name__}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        fn()                                    # warm-up: caches, lazy imports; not counted
+        callgrind.zero()
+        callgrind.start()
+        fn()
+        callgrind.stop()
+        callgrind.dump()
+        once = _total(f"{count_file}.1") if count_file else 0
+        loops = 1
+        while loops < COUNT_MAX_LOOPS and loops * once < COUNT_TARGET_INSTRUCTIONS:
+            loops *= 2
+        f = fn
+        it = range(loops)
+        callgrind.zero()
+        callgrind.start()
+        for _ in it:
+            f()
+        callgrind.stop()
+    except Exception as exc:
+        print(f"{ERROR_MARK} {case.name} raised {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(f"{COUNT_MARK} {loops}", flush=True)
+
+
+def _total(path: str) -> int:
+    """The instruction total of a callgrind dump (0 when it cannot be read)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("totals:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 if __name__ == "__main__":
