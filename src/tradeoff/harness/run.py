@@ -294,6 +294,8 @@ def count_case(opts: RunOptions, case: Case, workdir: str, valgrind: str):
         tail = [ln for ln in (stderr + stdout).strip().splitlines() if ln.strip() and not ln.startswith("==")]
         raise CaseFailed(tail[-1] if tail else f"valgrind exited with status {proc.returncode}")
     events, totals = parse_callgrind_totals(out)
+    if totals[0] <= 0:
+        raise CaseFailed("callgrind counted no instruction (were the client requests compiled in?)")
     for path in (out, f"{out}.1"):
         if os.path.exists(path):
             os.unlink(path)
@@ -464,6 +466,12 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
         valgrind = find_binary("valgrind")
         if valgrind is None:
             raise UserError("--measure instructions needs valgrind (apt-get install valgrind)")
+        from .._core import callgrind
+
+        if not callgrind.built_with_requests():
+            raise UserError("--measure instructions: this build of tradeoff has no callgrind client requests "
+                            "(valgrind's headers were missing when it was built): reinstall it with valgrind "
+                            "installed")
     log = log or sys.stderr
     cases = select(opts)
     overrides = parse_param_overrides(opts.params)
