@@ -1,5 +1,7 @@
-"""``tradeoff list``, ``run``, ``report`` and ``compare``: suites, results files, the gate."""
+"""``tradeoff list``, ``run``, ``report``, ``compare`` and ``history``: suites, results files, the gate."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -145,3 +147,44 @@ def compare(base: str, current: str, threshold: str, alpha: float, fmt: str, out
         write_or_print(text, output)
     click.echo(text.rstrip("\n"))
     return EXIT_REGRESSION if len(result.regressions) else 0
+
+
+@cli.command()
+@click.argument("results_files", metavar="RESULTS...", nargs=-1, required=True)
+@click.option("-k", "patterns", multiple=True, metavar="PATTERN", help="Only cases whose name contains PATTERN.")
+@click.option("--threshold", default="5%", show_default=True,
+              help="Smallest change a step must show to be flagged, as compare takes it.")
+@click.option("--alpha", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=0.01,
+              show_default=True, help="Significance level of compare's test.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Draw every case relative to its first point (.png or .svg).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a self-contained HTML page: the table and a chart per benchmark.")
+def history(results_files, patterns, threshold, alpha, fmt, plot, html_path) -> None:
+    """Each case's figure over successive results files (oldest first, by the date
+    their runs recorded), with the steps that compare would flag.
+
+    \b
+    tradeoff history results/cache-*.json
+    tradeoff history a.json b.json c.json -k replay --plot history.png --html history.html
+    """
+    from ..harness.compare import parse_threshold
+    from ..harness.history import load_history, plot as draw, render, render_html
+    from ..harness.outputs import check_plot, check_writable
+
+    if plot:
+        check_plot(plot)
+    if html_path:
+        check_writable(html_path, "the HTML page")
+    h = load_history(results_files, patterns=patterns, threshold=parse_threshold(threshold), alpha=alpha)
+    if plot:
+        draw(h, plot)
+        click.echo(f"wrote {plot}", err=True)
+    if html_path:
+        from .._atomic import atomic_path
+
+        with atomic_path(html_path) as tmp:
+            Path(tmp).write_text(render_html(h), encoding="utf-8")
+        click.echo(f"wrote {html_path}", err=True)
+    click.echo(render(h, fmt))
