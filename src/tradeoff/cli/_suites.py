@@ -1,4 +1,4 @@
-"""``tradeoff list``, ``run``, ``report``, ``compare`` and ``history``: suites, results files, the gate."""
+"""``tradeoff list``, ``run``, ``report``, ``compare``, ``history`` and ``ab``: suites, results files, the gate."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -188,3 +188,48 @@ def history(results_files, patterns, threshold, alpha, fmt, plot, html_path) -> 
             Path(tmp).write_text(render_html(h), encoding="utf-8")
         click.echo(f"wrote {html_path}", err=True)
     click.echo(render(h, fmt))
+
+
+@cli.command()
+@click.argument("base")
+@click.argument("refs_and_suite", metavar="[HEAD] SUITE", nargs=-1, required=True)
+@click.option("-k", "patterns", multiple=True, metavar="PATTERN", help="Only cases whose name contains PATTERN.")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=V1,V2", help="Override a param's values.")
+@click.option("--rounds", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Alternating rounds: A B, then B A, ...; each adds processes to both sides.")
+@click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
+              help="pyperf worker processes per side per round.")
+@click.option("--values", type=click.IntRange(min=1), default=3, show_default=True, help="Values per process.")
+@click.option("--threshold", default="5%", show_default=True, help="Smallest slowdown that fails, as compare takes it.")
+@click.option("--alpha", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=0.01,
+              show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Results stem: writes STEM-base.json and STEM-head.json (default: results/ab-SUITE-DATE).")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def ab(base, refs_and_suite, patterns, params, rounds, processes, values, threshold, alpha, seed, output, fmt,
+       quiet) -> int:
+    """Time two revisions of this git repository against each other, in alternating
+    rounds on the same machine; exit 1 on a regression, as compare does.
+
+    \b
+    tradeoff ab main cache -k 'replay['           # main against HEAD
+    tradeoff ab v0.1 my-branch benchmarks/suite.py --rounds 20
+    """
+    from ..harness.ab import run_ab
+    from ..harness.compare import parse_threshold
+    from ._app import progress
+
+    if len(refs_and_suite) > 2:
+        from ..harness.errors import UserError
+
+        raise UserError("tradeoff ab takes BASE [HEAD] SUITE")
+    head, suite = (refs_and_suite if len(refs_and_suite) == 2 else ("HEAD", refs_and_suite[0]))
+    result, paths = run_ab(base=base, head=head, suite=suite, patterns=patterns, params=params, rounds=rounds,
+                           processes=processes, values=values, threshold=parse_threshold(threshold), alpha=alpha,
+                           seed=seed, output=output, progress=progress(quiet))
+    for p in paths:
+        click.echo(f"wrote {p}", err=True)
+    click.echo(result.render(fmt).rstrip("\n"))
+    return EXIT_REGRESSION if len(result.regressions) else 0
