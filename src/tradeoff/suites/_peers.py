@@ -95,6 +95,8 @@ from tradeoff.traces import as_keys  # noqa: E402
 
 # import name -> pip name, for the Skip message.
 _PIP_NAMES = {
+    "dogpile": "dogpile.cache",
+    "dogpile.cache": "dogpile.cache",
     "libcachesim": "libcachesim",
     "lru": "lru-dict",
     "cachebox": "cachebox",
