@@ -50,7 +50,6 @@ def test_a_jsonl_history_of_the_replication_simulator(tmp_path):
     (["--model", "tree"], "unknown model 'tree'"),
     (["--consistency", "strict"], "unknown consistency 'strict'"),
     (["--consistency", "causal", "--model", "queue"], "model register or kv"),
-    (["--consistency", "sessions", "--html", "x.html"], "--html draws"),
     (["--timeout", "soon"], "--timeout"),
 ])
 def test_bad_input_exit_2(tmp_path, args, message):
@@ -125,6 +124,24 @@ def test_html_timeline(expected, tmp_path):
     assert page.startswith("<!DOCTYPE html>") or page.lower().startswith("<!doctype html>")
     assert "p11" in page and ("violation" in page) == (not expected["etcd_000"])
     assert [p.name for p in out.parent.iterdir()] == ["etcd_000.html"]      # no temp file left
+
+
+@pytest.mark.parametrize("consistency, names", [
+    ("sessions", ["monotonic-reads", "convergence"]),
+    ("causal", ["WriteCORead"]),
+    ("read-your-writes", []),
+])
+def test_html_of_the_causal_and_session_checks(tmp_path, consistency, names):
+    path = tmp_path / "h.jsonl"
+    path.write_text(STALE_SECOND_READ)
+    out = tmp_path / "page.html"
+    code, stdout, stderr = cli("check", path, "--consistency", consistency, "--html", out)
+    assert code == (1 if names else 0) and f"wrote {out}" in stderr, (stdout, stderr)
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "p1" in page
+    for name in names:
+        assert f'<span class="badge violation">{name}</span>' in page
+    assert ('class="op k lin bad"' in page) == bool(names)
 
 
 def test_html_to_a_folder_is_refused(tmp_path):

@@ -266,3 +266,56 @@ def test_history_from_the_result(tmp_path):
     r.history = h
     report.to_html(None, r, tmp_path / "x.html")
     assert "p0 read -&gt; 0" in (tmp_path / "x.html").read_text(encoding="utf-8")
+
+
+# -- causal and session violations ------------------------------------------------------------
+def test_a_causal_pattern_is_drawn(tmp_path):
+    from tradeoff.consistency import check_causal
+    # p0 writes 1 then 2; p1 reads 2 then 1 (WriteCORead); p2 only writes another key
+    h = History([op(0, "write", 1, call=0, ret=1, key="x"), op(0, "write", NASTY, call=2, ret=3, key="x"),
+                 op(1, "read", result=NASTY, call=4, ret=5, key="x"), op(1, "read", result=1, call=6, ret=7, key="x"),
+                 op(2, "write", 9, call=0, ret=9, key="y")])
+    r = check_causal(h)
+    assert r.found() == ["WriteCORead"]
+    text, page, _ = write(tmp_path, h, r)
+    assert_self_contained(text, page)
+    assert NASTY not in text
+    pat = r.patterns[0]
+    # one timeline, of key x only: p2 has no lane; the pattern's ops numbered, the read last in red
+    assert page.views == [["p0", "p1"]]
+    bad = [t for cls, t in page.ops if "bad" in cls]
+    assert bad == [pat.ops[-1].describe()] == ["p1 read ['x'] -> 1"]
+    numbered = {t for cls, t in page.ops if "lin" in cls}
+    assert numbered == {o.describe() for o in pat.ops}
+    assert len([a for a in page.starts("g") if a.get("class") == "pt"]) == len({o.index for o in pat.ops})
+    joined = "".join(page.text)
+    assert "WriteCORead" in joined and pat.text in joined and "BREAKS WriteCORead" in joined
+
+
+def test_session_violations_one_section_each(tmp_path):
+    from tradeoff.consistency import check_sessions
+    from tradeoff.consistency.report import _MAX_PATTERNS
+    # on each of 15 keys p1 reads the new value, then the old one: 15 monotonic-reads violations
+    ops, t = [], 0
+    for k in range(15):
+        ops += [op(0, "write", 1, call=t, ret=t + 1, key=k), op(0, "write", 2, call=t + 2, ret=t + 3, key=k),
+                op(1, "read", result=2, call=t + 4, ret=t + 5, key=k), op(1, "read", result=1, call=t + 6, ret=t + 7, key=k)]
+        t += 8
+    h = History(ops)
+    r = check_sessions(h, ["monotonic-reads"], limit=100)
+    assert r.counts["monotonic-reads"] == 15
+    text, page, _ = write(tmp_path, h, r)
+    assert len(page.starts("section")) == _MAX_PATTERNS < 15
+    assert f"and {15 - _MAX_PATTERNS} more not drawn" in text
+    assert len([cls for cls, _ in page.ops if "bad" in cls]) == _MAX_PATTERNS
+    assert "monotonic-reads" in "".join(page.text)
+
+
+def test_sessions_ok_page(tmp_path):
+    from tradeoff.consistency import check_sessions
+    h = History([op(0, "write", 1, call=0, ret=1), op(1, "read", result=1, call=2, ret=3)])
+    r = check_sessions(h)
+    assert r.verdict == "ok"
+    text, page, _ = write(tmp_path, h, r)
+    assert page.views == [["p0", "p1"]] and not any("bad" in cls for cls, _ in page.ops)
+    assert "satisfied" in text

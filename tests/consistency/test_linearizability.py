@@ -448,7 +448,7 @@ def test_run_check_statuses(tmp_path):
     (dict(consistency="causal", model="queue"), "checks histories of reads and writes"),
     (dict(consistency="eventual-ish"), "unknown consistency"),
     (dict(model="stack"), "unknown model 'stack'"),
-    (dict(timeout="soon"), "--timeout must be a duration"),
+    (dict(timeout="soon"), "bad --timeout .soon.: write a number of seconds"),
     (dict(fmt="xml"), "unknown output format"),
 ])
 def test_run_check_user_errors(tmp_path, kwargs, message):

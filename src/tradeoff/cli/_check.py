@@ -25,7 +25,7 @@ EXIT_UNKNOWN = 3
               help="The history's format: edn, jepsen-log, jsonl (default: guessed).")
 @click.option("--html", "html", default=None, type=click.Path(dir_okay=False),
               help="Also write a self-contained HTML timeline of the history with the counterexample "
-                   "(linearizable and sequential).")
+                   "(for the causal and session checks: each bad pattern or broken guarantee found).")
 @click.option("--format-table", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def check_cmd(history, model, consistency, timeout, history_format, html, fmt) -> int:
     """Check that HISTORY (Jepsen EDN, a Jepsen text log or JSON lines, gzipped or

@@ -179,11 +179,12 @@ def run_check(path, model: str = "register", consistency: str = "linearizable", 
     of reads and writes with unique written values); ``timeout``: the time budget of
     the searches (``"60s"``, ``"500ms"``; ``"0"`` or None: no limit; the causal and
     session checks are polynomial and take none); ``html``: a path for a timeline of
-    the history (linearizable and sequential checks); ``fmt``: ``table`` or ``json``;
+    the history (every check: a causal or session check draws each violation found); ``fmt``: ``table`` or ``json``;
     ``format``: the history's format (None: guessed).
     """
     from .history import read_history
-    from .linearizability import check, parse_seconds
+    from ..harness.specs import parse_duration
+    from .linearizability import check
     from .models import MODELS
 
     if consistency not in CONSISTENCY:
@@ -196,13 +197,10 @@ def run_check(path, model: str = "register", consistency: str = "linearizable", 
                         f"or kv), not model {model!r}")
     if fmt not in FORMATS:
         raise UserError(f"unknown output format {fmt!r} (one of {', '.join(FORMATS)})")
-    if html is not None and kind != "search":
-        raise UserError(f"--html draws the linearizable and sequential checks; --consistency {consistency} "
-                        f"prints its patterns instead")
     seconds = None
     if timeout is not None:
         try:
-            seconds = parse_seconds(timeout, "--timeout")
+            seconds = parse_duration(timeout, "--timeout")
         except ValueError as exc:
             raise UserError(str(exc)) from None
         if seconds == 0:
@@ -240,15 +238,15 @@ def run_check(path, model: str = "register", consistency: str = "linearizable", 
             lines = _json(result, history, path, consistency)
         else:
             lines = _table(result, history, path, fmt_name, consistency)
-        if html is not None:
-            from .report import to_html
-            try:
-                to_html(history, result, html, title=f"{os.path.basename(str(path))}: {consistency} check")
-            except OSError as exc:
-                raise UserError(f"cannot write {html}: {exc.strerror or exc}") from None
-            written.append(str(html))
     elif fmt == "json":
         lines = _pattern_json(result, history, path, model, consistency)
     else:
         lines = _pattern_table(result, history, path, fmt_name, model, consistency)
+    if html is not None:
+        from .report import to_html
+        try:
+            to_html(history, result, html, title=f"{os.path.basename(str(path))}: {consistency} check")
+        except OSError as exc:
+            raise UserError(f"cannot write {html}: {exc.strerror or exc}") from None
+        written.append(str(html))
     return CheckOutcome(lines=lines, written=written, data=result, status=_STATUS[result.verdict])

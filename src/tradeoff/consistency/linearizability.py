@@ -44,15 +44,14 @@ overlapping the failing one, come with it.
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
 from array import array
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from . import _wgl
+from ..harness.specs import parse_duration
 from .history import History, Operation
 from .models import KV, Register, append_value, get_model
 
@@ -66,25 +65,8 @@ _I64_MAX = (1 << 63) - 1
 
 
 # -- budget ----------------------------------------------------------------------------------
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(ms|s|sec|m|min|h|us)?\s*$")
-_UNIT = {None: 1.0, "s": 1.0, "sec": 1.0, "ms": 1e-3, "us": 1e-6, "m": 60.0, "min": 60.0, "h": 3600.0}
-
-
-def parse_seconds(text, what: str = "timeout") -> float:
-    """``"60s"``, ``"500ms"``, ``"2m"``, ``"1.5"`` (seconds), a number or a timedelta, as
-    seconds >= 0; ValueError naming the bad value otherwise."""
-    if hasattr(text, "total_seconds"):
-        s = text.total_seconds()
-    elif isinstance(text, (int, float)) and not isinstance(text, bool):
-        s = float(text)
-    else:
-        m = _DURATION.match(str(text))
-        if m is None:
-            raise ValueError(f"{what} must be a duration like 60s or 500ms, got {text!r}")
-        s = float(m.group(1)) * _UNIT[m.group(2)]
-    if not s >= 0 or math.isinf(s):
-        raise ValueError(f"{what} must be finite and >= 0, got {text!r}")
-    return s
+# durations ("60s", "500ms", "2m", a number of seconds, a timedelta) are read by the one
+# parser of every area, tradeoff.harness.specs.parse_duration
 
 
 def parse_budget(budget) -> tuple[Optional[int], Optional[float]]:
@@ -98,7 +80,7 @@ def parse_budget(budget) -> tuple[Optional[int], Optional[float]]:
         if budget < 0:
             raise ValueError(f"budget must be >= 0 steps, got {budget}")
         return int(budget), None
-    return None, parse_seconds(budget, "budget")
+    return None, parse_duration(budget, "budget")
 
 
 class Budget:
@@ -561,7 +543,7 @@ def check(history, model="register", budget=None, *, max_steps: Optional[int] = 
         ms = parse_budget(int(max_steps))[0]
         steps_cap = ms if steps_cap is None else min(steps_cap, ms)
     if timeout is not None:
-        t = parse_seconds(timeout)
+        t = parse_duration(timeout, "timeout")
         seconds_cap = min(seconds_cap, t) if seconds_cap is not None else t
     if isinstance(history, History):
         ops = history.ops

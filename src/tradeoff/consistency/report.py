@@ -1,4 +1,5 @@
-"""One self-contained HTML page of a history and its linearizability verdict.
+"""One self-contained HTML page of a history and its verdict: linearizability, sequential
+consistency, or a causal or session check (the violations found drawn one by one).
 
 :func:`to_html` draws the history as a timeline, one lane per process and one section
 per independent part (the keys of a kv store), each operation a bar from its
@@ -21,6 +22,14 @@ operations, further passing keys are listed but not drawn. The page has no exter
 resource: inline CSS, inline SVG and a few lines of script (hover details, scrolling
 to the counterexample); without the script everything but the hover panel works.
 All text is escaped. The file is written atomically.
+
+A causal or session result (:class:`~tradeoff.consistency.causal.CausalResult`,
+:class:`~tradeoff.consistency.sessions.SessionResult`) is drawn with the same timeline:
+one section per violation found (up to ``_MAX_PATTERNS``), named by its bad pattern
+(Bouajjani, Enea, Guerraoui and Hamza, POPL 2017) or its session guarantee (Terry et
+al., PDIS 1994), on the keys its operations touch, opening on a window around them.
+The operations of the pattern are numbered in the order of its definition, joined by a
+line; the last one (the read that breaks it) is red, the others ringed in orange.
 
 >>> import os, tempfile
 >>> from tradeoff.consistency import History, Operation, check
@@ -58,6 +67,8 @@ _WINDOW_AFTER = 3
 _MAX_KEY_ROWS = 200
 #: characters of an operation's description kept in tooltips and lists
 _MAX_TEXT = 300
+#: causal or session violations drawn, one section each (the rest are counted)
+_MAX_PATTERNS = 12
 
 # geometry (px)
 _LANE_H = 30
@@ -111,6 +122,24 @@ class _Marks:
     concurrent: set = field(default_factory=set)
     prefix_end: Optional[float] = None                   # the failing prefix ends here
     lin_ops: list = field(default_factory=list)          # the linearized operations, in order
+    pattern: Optional[str] = None                        # a causal pattern or session guarantee drawn
+
+
+def _pattern_marks(pattern, by_index: dict) -> _Marks:
+    """The operations of one causal bad pattern or session violation (``name`` or
+    ``guarantee``, ``ops`` in the order of its definition): numbered in that order,
+    the last completed one (the read that breaks it) marked as the failing one."""
+    m = _Marks(pattern=getattr(pattern, "name", None) or getattr(pattern, "guarantee", "?"))
+    ops = [by_index.get(o.index, o) for o in pattern.ops]
+    done = [o for o in ops if o.ret is not None]
+    if done:
+        m.failed = done[-1].index
+    m.concurrent = {o.index for o in ops if o.index != m.failed}
+    seen = set()
+    m.lin_ops = [o for o in ops if not (o.index in seen or seen.add(o.index))]
+    m.order = {o.index: i + 1 for i, o in enumerate(m.lin_ops)}
+    m.bounds = {o.index: (o.call, o.ret if o.ret is not None else o.call) for o in m.lin_ops}
+    return m
 
 
 def _marks(kr, by_index: dict) -> _Marks:
@@ -151,6 +180,8 @@ class _Section:
     ops: list
     kr: Any                     # KeyResult, or None when no operation of the key was checked
     anchor: str = ""
+    pattern: Any = None         # a BadPattern or SessionViolation drawn in this section
+    verdict: Optional[str] = None   # the section's verdict when it has no KeyResult
 
 
 def _parts(ops: list, result) -> list:
@@ -189,7 +220,40 @@ _RANK = {"violation": 0, "unknown": 1, "ok": 2}
 
 
 def _rank(s: _Section) -> int:
-    return _RANK.get(s.kr.verdict, 3) if s.kr is not None else 3
+    return _RANK.get(_verdict(s), 3)
+
+
+def _verdict(s: _Section) -> str:
+    if s.kr is not None:
+        return s.kr.verdict
+    return s.verdict or "none"
+
+
+def _patterns(result) -> Optional[list]:
+    """The violations of a causal or session result, in order (None for other results)."""
+    if hasattr(result, "patterns") and hasattr(result, "level"):
+        return list(result.patterns)
+    if isinstance(getattr(result, "violations", None), dict):
+        return [v for vs in result.violations.values() for v in vs]
+    return None
+
+
+def _pattern_name(p) -> str:
+    return getattr(p, "name", None) or getattr(p, "guarantee", "?")
+
+
+def _pattern_parts(ops: list, result, patterns: list) -> list:
+    """One section per violation (the keys its operations touch); a history with none
+    gets one section of every operation."""
+    if not patterns:
+        return [_Section(None, list(ops), None, verdict=result.verdict)]
+    out = []
+    for p in patterns[:_MAX_PATTERNS]:
+        keys = {o.key for o in p.ops}
+        part = [o for o in ops if o.key in keys]
+        key = next(iter(keys)) if len(keys) == 1 else None
+        out.append(_Section(key, part, None, pattern=p, verdict="violation"))
+    return out
 
 
 # -- one timeline view -------------------------------------------------------------------------
@@ -289,6 +353,12 @@ def _tooltip(op: Operation, marks: _Marks, time_word: str) -> str:
     status = {"ok": "ok", "fail": "failed: left out", "unknown": "unknown outcome: may take effect "
               "any time after its invocation, or never"}[op.status]
     lines.append(status)
+    if marks.pattern is not None:
+        if op.index == marks.failed:
+            lines.append(f"BREAKS {marks.pattern} (#{marks.order.get(op.index, '?')} of the pattern)")
+        elif op.index in marks.order:
+            lines.append(f"#{marks.order[op.index]} of the {marks.pattern} pattern")
+        return "\n".join(lines)
     if op.index == marks.failed:
         lines.append("FAILS HERE: no order of the operations up to its completion is a run of the model")
     if op.index in marks.order:
@@ -544,6 +614,7 @@ svg text { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 11p
 .op.lin.u .b { stroke: #2e8b57; }
 .op.bad .b { fill: #fbd5d5; stroke: #c62828; stroke-width: 2.6; stroke-dasharray: none; }
 .op.bad text { fill: #8e1b1b; font-weight: 700; }
+.op.bad.lin.k .b, .op.bad.lin.u .b { fill: #fbd5d5; stroke: #c62828; stroke-width: 2.6; stroke-dasharray: none; }
 .op .ring { fill: none; stroke: #e67e22; stroke-width: 1.6; stroke-dasharray: 3 2; }
 .op:hover .b { stroke-width: 2.4; }
 .op.after { opacity: 0.5; }
@@ -553,6 +624,7 @@ svg text { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 11p
 .linline { fill: none; stroke: #2e8b57; stroke-width: 1.6; stroke-opacity: 0.75; }
 .pt circle { fill: #2e8b57; stroke: #fff; stroke-width: 1.5; }
 .pt text { fill: #fff; font-size: 9px; font-weight: 700; text-anchor: middle; font-family: system-ui, sans-serif; }
+ol.pat { font-size: 0.88em; margin: 0.3em 0 0.6em; }
 .views > input { position: absolute; opacity: 0; pointer-events: none; }
 .views > label { display: inline-block; padding: 0.3em 0.9em; margin-right: 0.3em; border: 1px solid #ccc;
                  border-bottom: none; border-radius: 6px 6px 0 0; background: #f2f2f2; cursor: pointer;
@@ -609,11 +681,15 @@ def _swatch(kind: str) -> str:
     return f'<svg width="{w}" height="{h}" viewBox="0 0 {w} {h}">{body}</svg>'
 
 
-def _legend(violation: bool) -> str:
+def _legend(violation: bool, patterns: bool = False) -> str:
     items = [("ok", "completed ok (invocation to completion)"),
              ("unknown", "unknown outcome (may take effect later, or never)"),
              ("fail", "failed (left out)")]
-    if violation:
+    if violation and patterns:
+        items += [("bad", "the operation that breaks it (the last of the pattern)"),
+                  ("lin", "the pattern's operations, numbered in the order of its definition"),
+                  ("conc", "the other operations of the pattern")]
+    elif violation:
         items += [("bad", "the operation at which every order fails"),
                   ("lin", "longest partial linearization, numbered in order"),
                   ("conc", "overlaps the failing operation"),
@@ -640,17 +716,24 @@ def _code_list(ops, limit: int = 12) -> str:
     return shown or "none"
 
 
-def _section_html(no: int, sec: _Section, time_word: str, draw: bool, single: bool) -> str:
+def _section_html(no: int, sec: _Section, time_word: str, draw: bool, single: bool,
+                  full_max: Optional[int] = None) -> str:
     kr = sec.kr
-    verdict = kr.verdict if kr is not None else "none"
+    verdict = _verdict(sec)
     by_index = {o.index: o for o in sec.ops}
-    marks = _marks(kr, by_index)
+    marks = _pattern_marks(sec.pattern, by_index) if sec.pattern is not None else _marks(kr, by_index)
     if marks.failed is not None and marks.failed not in by_index:
         marks = _Marks()                          # the result does not belong to this history
     head_word = _VERDICT_WORD.get(verdict, "not checked (no operation to check)")
     title = (f'<span class="badge {_esc(verdict)}">{_esc(verdict)}</span> '
              f'key {_esc(_key_name(sec.key))}' if not single else
              f'<span class="badge {_esc(verdict)}">{_esc(verdict)}</span> {_esc(head_word)}')
+    if sec.pattern is not None:
+        keys = sorted({o.key for o in sec.pattern.ops}, key=_sort_key)
+        where = "" if keys == [None] else " on key" + ("s " if len(keys) > 1 else " ") + ", ".join(
+            _key_name(k) for k in keys[:6])
+        title = (f'<span class="badge violation">{_esc(_pattern_name(sec.pattern))}</span> '
+                 f'violation {no + 1}{_esc(where)}')
     parts = []
     stats = [_counts(sec.ops), f"{len({o.process for o in sec.ops}):,} processes"]
     if kr is not None:
@@ -661,7 +744,12 @@ def _section_html(no: int, sec: _Section, time_word: str, draw: bool, single: bo
         stats.append("unknown: the search reached its memory cap")
     if stats:
         parts.append(f'<p class="muted">{_esc(" · ".join(stats))}</p>')
-    if marks.failed is not None:
+    if sec.pattern is not None:
+        items = "".join(f"<li><code>{_esc(_clip(o.describe(), 120))}</code> ({_esc(o.where())})</li>"
+                        for o in marks.lin_ops)
+        parts.append(f'<p class="cx"><b>{_esc(_pattern_name(sec.pattern))}</b>: '
+                     f'{_esc(_clip(sec.pattern.text, 600))}</p><ol class="pat">{items}</ol>')
+    elif marks.failed is not None:
         fa = by_index[marks.failed]
         conc = [by_index.get(i) for i in sorted(marks.concurrent)]
         conc = [o for o in conc if o is not None]
@@ -697,8 +785,9 @@ def _section_html(no: int, sec: _Section, time_word: str, draw: bool, single: bo
             if hidden:
                 cap += f"; {hidden} process{'es' if hidden != 1 else ''} with no operation here not shown"
             views.append(("Counterexample window", cap, win))
-    full = _view(vid + "a", sec.ops, lanes, t_all0, t_all1, len(sec.ops) <= 60, marks, time_word, False)
-    views.append(("Whole history", f"All {len(sec.ops):,} operations on {len(lanes)} processes", full))
+    if not views or full_max is None or len(sec.ops) <= full_max:
+        full = _view(vid + "a", sec.ops, lanes, t_all0, t_all1, len(sec.ops) <= 60, marks, time_word, False)
+        views.append(("Whole history", f"All {len(sec.ops):,} operations on {len(lanes)} processes", full))
     if len(views) == 1:
         label, cap, v = views[0]
         parts.append(f'<p class="muted">{_esc(cap)}</p>{v.html}')
@@ -712,7 +801,7 @@ def _section_html(no: int, sec: _Section, time_word: str, draw: bool, single: bo
             bodies.append(f'<div class="view v{i}"><p class="muted">{_esc(cap)}</p>{v.html}</div>')
         parts.append(f'<div class="views">{"".join(radios)}{"".join(bodies)}</div>')
     parts.append('<div class="info"></div>')
-    if marks.lin_ops:
+    if marks.lin_ops and sec.pattern is None:
         items = "".join(f"<li><code>{_esc(_clip(o.describe(), 120))}</code></li>" for o in marks.lin_ops)
         parts.append(f'<details><summary class="muted">The partial linearization, in order '
                      f'({len(marks.lin_ops):,} operations)</summary><ol class="lin">{items}</ol></details>')
@@ -746,6 +835,9 @@ def render_html(history, result, title: Optional[str] = None, *, max_ops: int = 
     time_word = "line" if fmt == "jepsen-log" else "time"
     verdict = getattr(result, "verdict", "none")
     model = getattr(result, "model", "?")
+    patterns = _patterns(result)
+    if patterns is not None:
+        return _render_patterns(ops, result, patterns, title, time_word, max_ops)
     if title is None:
         title = f"Linearizability: {_VERDICT_WORD.get(verdict, verdict)} ({model} model)"
     sections = _parts(ops, result)
@@ -796,13 +888,68 @@ def render_html(history, result, title: Optional[str] = None, *, max_ops: int = 
             drawn += len(s.ops)
         if ops:
             body.append(_section_html(i, s, time_word, draw, single))
+    return _page(title, body)
+
+
+def _page(title: str, body: list) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{_esc(title)}</title>\n<style>{_BASE_CSS}{_CSS}</style>\n</head>\n<body>\n"
             + "\n".join(body) + f"\n<script>{_JS}</script>\n</body>\n</html>\n")
 
 
+def _render_patterns(ops, result, patterns, title, time_word, max_ops) -> str:
+    """The page of a causal or session result: a table of the violations, then one
+    timeline section for each (up to _MAX_PATTERNS)."""
+    verdict = result.verdict
+    level = getattr(result, "level", None)
+    what = f"causal consistency ({level})" if level is not None else "session guarantees"
+    if title is None:
+        title = f"{what[0].upper()}{what[1:]}: {'violated' if verdict == 'violation' else 'satisfied'}"
+    counts = dict(getattr(result, "counts", {}) or {})
+    found: dict = {}
+    for p in patterns:
+        found[_pattern_name(p)] = found.get(_pattern_name(p), 0) + 1
+    for k in found:
+        found[k] = max(found[k], counts.get(k) or 0)
+    summary = [("verdict", verdict), ("checked", ", ".join(result.checked)), ("operations", _counts(ops)),
+               ("processes", f"{len({o.process for o in ops}):,}")]
+    if found:
+        summary.append(("found", ", ".join(f"{n:,} {k}" for k, n in found.items())))
+    summary.append(("time", format_time(result.seconds)))
+    body = [f'<h1><span class="badge {_esc(verdict)}">{_esc(verdict)}</span> {_esc(title)}</h1>',
+            '<div class="summary">' + "".join(f"<span>{_esc(k)}: <b>{_esc(v)}</b></span>"
+                                               for k, v in summary) + "</div>",
+            _legend(bool(patterns), patterns=True)]
+    sections = _pattern_parts(ops, result, patterns)
+    for i, s in enumerate(sections):
+        s.anchor = f"key-{i}"
+    if patterns:
+        rows = []
+        for i, s in enumerate(sections):
+            p = s.pattern
+            rows.append(f'<tr><td class="num"><a href="#{s.anchor}">{i + 1}</a></td>'
+                        f'<td><span class="badge violation">{_esc(_pattern_name(p))}</span></td>'
+                        f'<td class="num">{len(p.ops)}</td><td>{_esc(_clip(p.text, 200))}</td></tr>')
+        more = (f'<p class="muted">and {len(patterns) - len(sections):,} more not drawn</p>'
+                if len(patterns) > len(sections) else "")
+        body.append('<table><thead><tr><th class="num">#</th><th>violation</th><th class="num">operations</th>'
+                    f'<th>what</th></tr></thead><tbody>{"".join(rows)}</tbody></table>{more}')
+    if not ops:
+        body.append('<p class="muted">The history is empty.</p>')
+    single = not patterns
+    drawn = 0
+    for i, s in enumerate(sections):
+        draw = s.pattern is not None or drawn + len(s.ops) <= max_ops
+        if draw:
+            drawn += len(s.ops)
+        if ops:
+            body.append(_section_html(i, s, time_word, draw, single, full_max=max_ops // 4))
+    return _page(title, body)
+
+
 def to_html(history, result, path, title: Optional[str] = None, *, max_ops: int = MAX_OPS) -> None:
-    """Write the page of ``history`` and its check ``result`` (a :class:`CheckResult`)
+    """Write the page of ``history`` and its check ``result`` (a :class:`CheckResult`,
+    a :class:`SequentialResult`, a :class:`CausalResult` or a :class:`SessionResult`)
     to ``path``, atomically: a failure leaves no partial file. ``history`` may be None
     when ``result`` carries it (``result.history``). ``title`` defaults to the verdict
     and the model; passing keys beyond ``max_ops`` drawn operations are listed, not

@@ -48,6 +48,18 @@ checker does not stop at the keys:
 The result keeps both: ``keys`` holds each part's :class:`KeyResult`, and ``whole`` the
 joint one (the same object as the single key's when there is one part).
 
+Before both, a shortcut (``shortcut=True``, the default): a linearizable history is
+SC (a linearization respects real time, hence program order), and linearizability is
+local (Herlihy and Wing 1990, theorem 1: the history is linearizable iff each key is),
+so the per-key Cython search of :func:`.linearizability.check` runs first on a share of
+the budget. When it finds every key linearizable, the per-key linearizations, merged
+by linearization points, are replayed as an SC order (program order, each key a run of
+the model) and returned (``via == "linearizable"``); when that check says anything
+else, or the merged order fails the replay, the search above decides as before. The
+replay matters: the linearizability check counts an invocation at the very instant of
+another operation's completion as overlapping it, even within one process, so its
+order may break program order at such ties.
+
 >>> from tradeoff.consistency.history import History, Operation
 >>> h = History([Operation(0, "write", 1, call=0, ret=1),
 ...              Operation(1, "read", result=None, call=2, ret=3)])   # stale, but SC
@@ -61,7 +73,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .history import History
-from .linearizability import KeyResult, parse_budget, parse_seconds
+from ..harness.specs import parse_duration
+from .linearizability import KeyResult, parse_budget
 from .models import KV, Counter, Register, Set, get_model
 
 __all__ = ["SequentialResult", "check_sequential"]
@@ -88,6 +101,7 @@ class SequentialResult:
     whole: Optional[KeyResult]
     steps: int
     seconds: float
+    via: str = "search"          # "linearizable": the order found is a linearization
 
     @property
     def ok(self) -> bool:
@@ -120,7 +134,9 @@ class SequentialResult:
                     lines.append(f"    also refused next: {op.where()}: {op.describe()}")
         if self.verdict == "unknown":
             lines.append("  the budget ran out before a verdict; raise timeout or max_steps")
-        if self.verdict == "ok" and len(self.keys) > 1:
+        if self.verdict == "ok" and self.via == "linearizable":
+            lines.append("  the history is linearizable, and a linearization is an SC order")
+        elif self.verdict == "ok" and len(self.keys) > 1:
             lines.append("  every key on its own and the whole history jointly are SC")
         return lines
 
@@ -321,8 +337,140 @@ def _run_part(model, key, ops, init, step, budget) -> KeyResult:
     return kr
 
 
+#: the linearizability pre-check's share of the budget (steps and seconds), and its step cap
+#: when the caller gave no budget (then a hard history falls through to the SC search soon)
+LIN_SHARE = 0.5
+LIN_STEPS_FREE = 10_000
+LIN_STEPS_PER_OP = 64
+
+
+def _merge_linearizations(model, live, parts, lin) -> Optional[list]:
+    """One order of every operation of ``live`` that the linearizability check
+    placed, made of its per-part linearizations, or None when they do not make a valid
+    SC order (then the SC search decides).
+
+    Each part's linearization is turned into linearization points: along it, an
+    operation's point is the latest of its invocation and the point before it, which
+    must not pass its completion (an operation of unknown outcome has none). Merging
+    the parts by point (a heap over the part heads, so each part keeps its own order)
+    gives a linearization of the whole history (locality of linearizability: Herlihy
+    and Wing, TOPLAS 12(3), 1990, theorem 1), which respects real time and hence
+    program order. Ties of equal points between parts are where that argument is
+    thin (an operation that completes at the very instant its process invokes the
+    next), so the merged order is then replayed: every known operation exactly once,
+    each placed operation after the known operations its process issued before it,
+    and each part a run of the model from its initial state. Cost O(n log parts).
+    """
+    import heapq
+    part_of = {}
+    for n, (_, ops) in enumerate(parts):
+        for op in ops:
+            part_of[id(op)] = n
+    seqs = []
+    for kr in lin.keys.values():
+        pts = []
+        t = None
+        for op in kr.linearization:
+            if id(op) not in part_of:
+                return None
+            c = op.call
+            t = c if t is None or c > t else t
+            if op.status == "ok" and op.ret is not None and t > op.ret:
+                return None
+            pts.append(t)
+        if pts:
+            seqs.append((pts, kr.linearization))
+    heap = [(pts[0], ops[0].call, ops[0].index, s, 0) for s, (pts, ops) in enumerate(seqs)]
+    heapq.heapify(heap)
+    order = []
+    while heap:
+        _, _, _, s, j = heapq.heappop(heap)
+        pts, ops = seqs[s]
+        order.append(ops[j])
+        j += 1
+        if j < len(ops):
+            heapq.heappush(heap, (pts[j], ops[j].call, ops[j].index, s, j))
+    # replay
+    known_before: dict = {}                  # process -> count of its known ops so far (in index order)
+    rank = {}
+    for op in live:
+        if op.status == "ok":
+            k = known_before.get(op.process, 0)
+            rank[id(op)] = k
+            known_before[op.process] = k + 1
+        else:
+            rank[id(op)] = known_before.get(op.process, 0)
+    placed_known: dict = {}
+    seen = set()
+    states = [model.init] * len(parts)
+    step = model.step
+    for op in order:
+        if id(op) in seen:
+            return None
+        seen.add(id(op))
+        p = op.process
+        done = placed_known.get(p, 0)
+        if op.status == "ok":
+            if done != rank[id(op)]:
+                return None
+            placed_known[p] = done + 1
+        elif done < rank[id(op)]:
+            return None
+        n = part_of[id(op)]
+        ok, states[n] = step(states[n], op)
+        if not ok:
+            return None
+    if placed_known != known_before:
+        return None
+    return order
+
+
+def _via_linearizability(model, ops, live, parts, budget: "_Budget", steps_cap, seconds_cap):
+    """The linearizability check of ``ops`` on a share of the budget; (keys, whole,
+    steps) from its linearization when it finds one that is an SC order, else
+    (None, None, steps) and the SC search runs."""
+    from .linearizability import check
+    if steps_cap is None and seconds_cap is None:
+        lin_steps = LIN_STEPS_FREE + LIN_STEPS_PER_OP * len(live)
+    else:
+        lin_steps = None if steps_cap is None else int(steps_cap * LIN_SHARE)
+    lin_seconds = None if seconds_cap is None else seconds_cap * LIN_SHARE
+    t0 = time.perf_counter()
+    try:
+        lin = check(ops, model, max_steps=lin_steps, timeout=lin_seconds, counterexample=False)
+    except (ValueError, TypeError):
+        return None, None, 0             # a shape the linearizability check does not take
+    budget.charge(lin.steps)
+    if lin.verdict != "ok":
+        return None, None, lin.steps
+    order = _merge_linearizations(model, live, parts, lin)
+    if order is None:
+        return None, None, lin.steps
+    seconds = time.perf_counter() - t0
+    which = {}
+    for n, (_, part) in enumerate(parts):
+        for op in part:
+            which[id(op)] = n
+    per: list = [[] for _ in parts]
+    for op in order:
+        per[which[id(op)]].append(op)
+    keys = {}
+    for n, (key, part) in enumerate(parts):
+        lk = lin.keys.get(key)
+        keys[key] = KeyResult(key=key, verdict="ok", ops=len(part), linearization=per[n],
+                              steps=0 if lk is None else lk.steps,
+                              configurations=0 if lk is None else lk.configurations,
+                              seconds=0.0 if lk is None else lk.seconds)
+    if len(parts) == 1:
+        whole = next(iter(keys.values()))
+    else:
+        whole = KeyResult(key=None, verdict="ok", ops=len(live), linearization=order, steps=lin.steps,
+                          seconds=seconds)
+    return keys, whole, lin.steps
+
+
 def check_sequential(history, model="register", timeout=None, *, max_steps: Optional[int] = None,
-                     budget=None, joint: bool = True) -> SequentialResult:
+                     budget=None, joint: bool = True, shortcut: bool = True) -> SequentialResult:
     """Check ``history`` (a :class:`History` or a list of operations) for sequential
     consistency against ``model`` (a name or a :class:`.Model`).
 
@@ -332,6 +480,11 @@ def check_sequential(history, model="register", timeout=None, *, max_steps: Opti
     the joint check of a partitioned history and reports only the per-part verdicts
     (then "ok" means only that every part is SC on its own; the verdict of such a
     result is "ok" only when there is one part, "unknown" otherwise).
+
+    ``shortcut`` (default True): first run the linearizability check (on half of the
+    budget; with no budget, on at most 10,000 + 64 per operation steps). A linearizable
+    history is SC, and its linearization, merged across parts, is returned as the SC
+    order (``via == "linearizable"``); otherwise the SC search below decides.
 
     Costs: exponential in the number of processes in the worst case (the problem is
     NP-complete); each configuration is stored once (memory grows with those explored).
@@ -343,7 +496,7 @@ def check_sequential(history, model="register", timeout=None, *, max_steps: Opti
         ms = parse_budget(int(max_steps))[0]
         steps_cap = ms if steps_cap is None else min(steps_cap, ms)
     if timeout is not None:
-        t = parse_seconds(timeout)
+        t = parse_duration(timeout, "timeout")
         seconds_cap = t if seconds_cap is None else min(seconds_cap, t)
     ops = history.ops if isinstance(history, History) else History(history).ops
     model.check_ops(ops)
@@ -351,6 +504,12 @@ def check_sequential(history, model="register", timeout=None, *, max_steps: Opti
     live = [op for op in ops if op.status == "ok" or (op.status == "unknown" and not inert(op))]
     b = _Budget(steps_cap, seconds_cap)
     parts = model.partition(live)
+    if shortcut:
+        keys, whole, _ = _via_linearizability(model, ops, live, parts, b, steps_cap, seconds_cap)
+        if keys is not None:
+            return SequentialResult(verdict="ok", model=model.name, keys=keys, whole=whole,
+                                    steps=sum(kr.steps for kr in keys.values()),
+                                    seconds=time.perf_counter() - t0, via="linearizable")
     mstep = model.step
     keys: dict = {}
     for key, part in parts:
