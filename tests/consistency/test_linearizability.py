@@ -550,6 +550,7 @@ def test_cython_encoder_matches_python_encoder(h, times):
     lin._encode_register(m, ops, py)
     entries = sorted([(o.call, 0, i) for i, o in enumerate(ops)]
                      + [(o.ret, 1, i) for i, o in enumerate(ops) if o.status == "ok"])
+    entries = lin._ties_in_program_order(entries, ops)
     flags = [f | (0 if o.status == "ok" else lin._OPTIONAL) for f, o in zip(py.flags, ops)]
     want = (py.code, py.arg1, py.arg2, py.res, flags, py.sig, [e[2] for e in entries], [e[1] for e in entries], 0)
     assert enc.arrays() == want
@@ -647,3 +648,49 @@ def test_a_lone_search_gets_all_the_memory():
     assert q.two
     q.run(lin.Budget())
     assert all(s.configurations <= 100_000 // s.record_bytes for s in q.searches)
+
+
+# -- a process's operations are sequential, also when one starts the instant the last ends --
+
+@pytest.mark.parametrize("model, ops", [
+    ("register", [Operation(0, "write", 1, call=0, ret=1), Operation(0, "read", result=None, call=1, ret=2)]),
+    ("register", [Operation(0, "write", 1, call=0, ret=0), Operation(0, "read", result=None, call=0, ret=2)]),
+    ("kv", [Operation(0, "put", 1, key="x", call=0.0, ret=1.5), Operation(0, "get", result=None, key="x",
+                                                                         call=1.5, ret=2.0)]),
+])
+def test_touching_operations_of_one_process_are_sequential(model, ops):
+    """The write ends at the instant the read starts, in the same process: the read
+    comes after it and must see it. Both encoders (Cython, and the Python one that
+    user models take) say so."""
+    h = History(ops)
+    assert check(h, model).verdict == "violation"
+    assert check(h, _python_model(model)).verdict == "violation"
+
+
+def test_touching_operations_of_two_processes_may_overlap():
+    """Across processes, touching intervals overlap (as Knossos and Porcupine take
+    them): the read may be ordered before the write."""
+    h = History([Operation(0, "write", 1, call=0, ret=1), Operation(1, "read", result=None, call=1, ret=2)])
+    assert check(h, "register").verdict == "ok"
+
+
+def test_order_ties_against_a_brute_force_rule():
+    """order_ties keeps each process's entries in program order and otherwise puts
+    calls before returns."""
+    import itertools
+
+    from tradeoff.consistency._wgl import order_ties
+
+    for procs in itertools.product("ab", repeat=4):
+        # ops 0..3 in history order; op k's call and return both at the instant when k is even
+        calls = [(0, procs[k], k) for k in range(4)]
+        rets = [(0, procs[k], k) for k in range(4) if k % 2 == 0]
+        out = order_ties(calls, rets)
+        assert sorted(out) == sorted([(0, k) for k in range(4)] + [(1, k) for k in range(0, 4, 2)])
+        pos = {e: i for i, e in enumerate(out)}
+        for k in range(4):
+            if (1, k) in pos:
+                assert pos[(0, k)] < pos[(1, k)]                       # its own call first
+            for j in range(k):
+                if procs[j] == procs[k] and (1, j) in pos:
+                    assert pos[(1, j)] < pos[(0, k)]                   # program order

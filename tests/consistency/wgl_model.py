@@ -5,7 +5,9 @@ Wing and Gong's search (J. Parallel and Distributed Computing 17, 1993) with Low
 cache of (linearized set, state) pairs ("Testing for linearizability", 2017), over
 the same reading of a history as tradeoff.consistency: failed operations are left out;
 an operation of unknown outcome has no return entry and need not be linearized; at
-equal times a call entry comes before a return entry (the intervals overlap).
+equal times a call entry comes before a return entry (the intervals overlap), except
+that one process's operations keep their order (an operation that returns at the
+instant its process's next one is invoked returns first).
 Each key is checked on its own. The register semantics are restated here, not
 imported, so that the two checkers share no model code.
 """
@@ -33,6 +35,37 @@ def register_step(state, op):
     raise ValueError(f"register: unknown operation {op.f}")
 
 
+def _program_order_at_ties(entries, ops):
+    """Reorder the entries of each instant: repeatedly take, among the entries that
+    nothing still waiting must precede (a return waits for its own call; a call
+    waits for the return of every earlier operation of its process), the first
+    call; else the first return that a waiting call needs; else the first return."""
+    out, i = [], 0
+    while i < len(entries):
+        j = i
+        while j < len(entries) and entries[j][0] == entries[i][0]:
+            j += 1
+        waiting = list(entries[i:j])
+        def blocked(e):
+            _, is_ret, k = e
+            if is_ret:
+                return any(not w[1] and w[2] == k for w in waiting)
+            return any(w[1] and w[2] < k and ops[w[2]].process == ops[k].process for w in waiting)
+
+        def needed(e):
+            return any(not w[1] and w[2] > e[2] and ops[w[2]].process == ops[e[2]].process for w in waiting)
+
+        while waiting:
+            free = [e for e in waiting if not blocked(e)]
+            if not free:
+                raise AssertionError("no entry can go first")
+            pick = next((e for e in free if not e[1]), None) or next((e for e in free if needed(e)), free[0])
+            out.append(pick)
+            waiting.remove(pick)
+        i = j
+    return out
+
+
 def linearizable(ops, step=register_step, init=None) -> bool:
     """Whether the operations of one key (none failed) are linearizable."""
     entries = []
@@ -41,6 +74,7 @@ def linearizable(ops, step=register_step, init=None) -> bool:
         if op.status == "ok":
             entries.append((op.ret, 1, i))
     entries.sort()
+    entries = _program_order_at_ties(entries, ops)
     n = len(entries)
     head = n
     nxt = list(range(1, n + 1)) + [0 if n else head]

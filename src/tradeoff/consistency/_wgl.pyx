@@ -289,6 +289,53 @@ cdef inline bint _before(const int64_t* key, int32_t a, int32_t b) noexcept nogi
     return key[a] < key[b] or (key[a] == key[b] and a < b)
 
 
+def order_ties(calls, rets):
+    """The order of the calls and returns that share one instant: calls first, as
+    Knossos and Porcupine take touching intervals to overlap, except within a
+    process, whose operations are sequential: a process's operation that returns
+    at the instant its next one is invoked returns first.
+
+    ``calls`` and ``rets`` are (part, process, op) in their order; ops are numbered
+    in history order, so a process's earlier operation has the smaller number.
+    Returns [(0 for a call or 1 for a return, op), ...].
+
+    >>> order_ties([(0, "a", 2), (0, "c", 3)], [(0, "a", 0), (0, "b", 1)])
+    [(1, 0), (0, 2), (0, 3), (1, 1)]
+    >>> order_ties([(0, "a", 0), (0, "a", 1)], [(0, "a", 0)])   # op 0 takes no time
+    [(0, 0), (1, 0), (0, 1)]
+    """
+    out = []
+    pending_calls = list(calls)
+    pending_rets = list(rets)
+    done_calls = set()
+    while pending_calls or pending_rets:
+        moved = False
+        # a return goes now if its own call is out and a later call of its process waits
+        for r in list(pending_rets):
+            part, proc, op = r
+            if op in done_calls or not any(c[2] == op for c in pending_calls):
+                if any(c[0] == part and c[1] == proc and c[2] > op for c in pending_calls):
+                    out.append((1, op))
+                    pending_rets.remove(r)
+                    moved = True
+        # then every call whose process has no earlier operation still to return
+        for c in list(pending_calls):
+            part, proc, op = c
+            if not any(r[0] == part and r[1] == proc and r[2] < op for r in pending_rets):
+                out.append((0, op))
+                done_calls.add(op)
+                pending_calls.remove(c)
+                moved = True
+        if not pending_calls:
+            out.extend((1, r[2]) for r in pending_rets)
+            break
+        if not moved:                       # cannot happen for a valid history; keep calls first
+            out.extend((0, c[2]) for c in pending_calls)
+            out.extend((1, r[2]) for r in pending_rets)
+            break
+    return out
+
+
 cdef int _sort_by(int32_t* idx, Py_ssize_t m, const int64_t* key) except -1 nogil:
     """Sort idx[0:m] by (key[i], i): insertion sort while the input is nearly sorted
     (the completions of a history mostly are: O(m + inversions)); a merge sort once
@@ -474,6 +521,8 @@ def encode_register(list ops, bint kv, init, tuple read_names, tuple write_names
     cdef int32_t* geop
     cdef uint8_t* geret
     cdef Encoded enc
+    cdef Py_ssize_t ia2, ib2
+    cdef list tied
     for i in range(N):
         op = <object>PyList_GET_ITEM(ops, i)
         f = op.f
@@ -620,11 +669,32 @@ def encode_register(list ops, bint kv, init, tuple read_names, tuple write_names
             ga1[pos] = xa1[j]
             ga2[pos] = xa2[j]
             gsig[pos] = 0
-    # merge the call entries and the return entries (a call first at equal times)
+    # merge the call entries and the return entries (a call first at equal times,
+    # unless the same process's previous operation returns then: see order_ties)
     ia = 0
     ib = 0
     while ia < m or ib < nk:
-        if ib >= nk or (ia < m and tc.ti[calls[ia]] <= tr.ti[rets[ib]]):
+        if ia < m and ib < nk and tc.ti[calls[ia]] == tr.ti[rets[ib]]:
+            ia2 = ia + 1
+            while ia2 < m and tc.ti[calls[ia2]] == tc.ti[calls[ia]]:
+                ia2 += 1
+            ib2 = ib + 1
+            while ib2 < nk and tr.ti[rets[ib2]] == tr.ti[rets[ib]]:
+                ib2 += 1
+            tied = order_ties([(pidx[calls[q]], (<list>lists[pidx[calls[q]]])[loc[calls[q]]].process, calls[q])
+                               for q in range(ia, ia2)],
+                              [(pidx[rets[q]], (<list>lists[pidx[rets[q]]])[loc[rets[q]]].process, rets[q])
+                               for q in range(ib, ib2)])
+            for fl, j in tied:
+                p = pidx[j]
+                pos = entoff[p] + efill[p]
+                efill[p] += 1
+                geop[pos] = loc[j]
+                geret[pos] = fl
+            ia = ia2
+            ib = ib2
+            continue
+        if ib >= nk or (ia < m and tc.ti[calls[ia]] < tr.ti[rets[ib]]):
             j = calls[ia]
             ia += 1
             fl = 0

@@ -376,9 +376,29 @@ def _encode(model, key, ops) -> "_wgl.Encoded":
         else:
             flags[i] |= _OPTIONAL
     entries.sort()
+    entries = _ties_in_program_order(entries, ops)
     return _wgl.Encoded(array("i", enc.code), array("q", enc.arg1), array("q", enc.arg2), array("q", enc.res),
                         array("B", flags), array("q", enc.sig), array("i", [e[2] for e in entries]),
                         array("B", [e[1] for e in entries]), enc.init, enc.transition, enc.nsig)
+
+
+def _ties_in_program_order(entries, ops):
+    """Entries sorted by (time, call before return, position), with each instant's
+    calls and returns put in the order of :func:`_wgl.order_ties` (a process's
+    operation that returns at the instant its next one is invoked returns first)."""
+    out, i, n = [], 0, len(entries)
+    while i < n:
+        j = i + 1
+        while j < n and entries[j][0] == entries[i][0]:
+            j += 1
+        group = entries[i:j]
+        if j - i > 1 and group[0][1] == 0 and group[-1][1] == 1:
+            calls = [(0, ops[e[2]].process, e[2]) for e in group if e[1] == 0]
+            rets = [(0, ops[e[2]].process, e[2]) for e in group if e[1] == 1]
+            group = [(entries[i][0], kind, op) for kind, op in _wgl.order_ties(calls, rets)]
+        out.extend(group)
+        i = j
+    return out
 
 
 def _search(model, key, ops, subsume: bool = True, optional_last: bool = True,
