@@ -39,8 +39,8 @@ import weakref
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-__all__ = ["ServerError", "Server", "RedisServer", "MemcachedServer", "find_binary",
-           "missing_notice"]
+__all__ = ["ServerError", "Server", "RedisServer", "MemcachedServer", "PostgresServer",
+           "find_binary", "missing_notice"]
 
 #: the Debian package that holds each binary, for the install hint
 _PACKAGES = {"redis-server": "redis-server", "memcached": "memcached",
@@ -140,12 +140,13 @@ def _die_with_parent_fn() -> Callable[[], None] | None:
 class _State:
     """What the finalizer needs to clean up; it must not refer back to the Server."""
 
-    __slots__ = ("popen", "dir", "keep")
+    __slots__ = ("popen", "dir", "keep", "stop_signal")
 
     def __init__(self, keep: bool) -> None:
         self.popen: subprocess.Popen[bytes] | None = None
         self.dir: Path | None = None
         self.keep = keep
+        self.stop_signal = signal.SIGTERM  # the polite stop (PostgreSQL: SIGINT, its fast shutdown)
 
 
 def _terminate(state: _State) -> None:
@@ -154,7 +155,7 @@ def _terminate(state: _State) -> None:
     if popen is None or popen.poll() is not None:
         return
     try:
-        popen.terminate()
+        popen.send_signal(state.stop_signal)
         popen.wait(_STOP_S)
     except subprocess.TimeoutExpired:
         popen.kill()
@@ -209,6 +210,10 @@ class Server:
     def _ready(self) -> bool:
         """True once the server answers a request on its socket."""
         raise NotImplementedError
+
+    def _popen_kwargs(self) -> dict:
+        """More keyword arguments for ``subprocess.Popen`` (e.g. ``user=``); none by default."""
+        return {}
 
     # -- state ---------------------------------------------------------------------------
 
@@ -273,7 +278,7 @@ class Server:
             self._state.popen = subprocess.Popen(
                 [binary, *self._command()], stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, cwd=self.dir, start_new_session=True,
-                preexec_fn=_die_with_parent_fn())
+                preexec_fn=_die_with_parent_fn(), **self._popen_kwargs())
         self._wait_ready()
         return self
 
@@ -426,3 +431,169 @@ class MemcachedServer(Server):
             raise ImportError("MemcachedServer.client() needs the pymemcache package: "
                               "pip install pymemcache") from None
         return Client(str(self.socket_path), **kwargs)
+
+
+def _pg_ready(path: Path, user: str, timeout: float = 0.5) -> bool:
+    """True when the PostgreSQL server at the unix socket ``path`` accepts a session.
+
+    Sends a protocol 3.0 StartupMessage and reads the first reply byte: ``R`` (an
+    authentication request, or AuthenticationOk under ``trust``) means the server takes
+    sessions; ``E`` (e.g. "the database system is starting up") or nothing means not yet.
+    (PostgreSQL documentation, "Frontend/Backend Protocol", 55.2.1 and 55.7.)
+    """
+    body = (196608).to_bytes(4, "big") + b"user\0" + user.encode() + b"\0database\0postgres\0\0"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(path))
+            sock.sendall((len(body) + 4).to_bytes(4, "big") + body)
+            return sock.recv(1) == b"R"
+    except OSError:
+        return False
+
+
+class PostgresServer(Server):
+    """A throwaway PostgreSQL cluster: ``initdb`` into the temporary folder, then
+    ``postgres`` listening only on a unix socket in that folder (``listen_addresses=''``,
+    ``unix_socket_directories=<folder>``), ``trust`` authentication for the one user.
+
+    The binaries come from ``PATH`` or ``/usr/lib/postgresql/<version>/bin`` (the newest).
+    ``initdb`` and ``postgres`` refuse to run as root; when this process is root they
+    run as the ``postgres`` system user (created by the Debian package), which is given
+    the folder. The stop is SIGINT, PostgreSQL's fast shutdown (SIGTERM, its "smart"
+    shutdown, would wait for every client to disconnect), then SIGKILL after 5 s.
+
+    Args:
+        fsync: PostgreSQL's ``fsync`` (off makes a faster but crash-unsafe cluster; the
+            cluster is thrown away anyway, but off is not what production runs).
+        settings: more ``name=value`` server settings (``-c``), e.g. ``{"shared_buffers": "32MB"}``.
+        timeout, keep: as for :class:`Server`.
+
+    >>> with PostgresServer() as pg:                      # doctest: +SKIP
+    ...     with pg.connect() as conn:
+    ...         conn.execute("select 1").fetchone()
+    (1,)
+    """
+
+    name = "postgres"
+    binary = "postgres"
+    port = 5432  # names the socket file (.s.PGSQL.5432) only: no TCP port is opened
+    socket_name = f".s.PGSQL.{port}"
+
+    def __init__(self, fsync: bool = True, settings: dict | None = None, *, timeout: float = 30.0,
+                 keep: bool = False) -> None:
+        super().__init__(timeout=timeout, keep=keep)
+        self.fsync = bool(fsync)
+        self.settings = {str(k): str(v) for k, v in (settings or {}).items()}
+        self._state.stop_signal = signal.SIGINT
+
+    @property
+    def user(self) -> str:
+        """The database user (and, when this process is root, the system user)."""
+        return "postgres" if os.geteuid() == 0 else _current_user()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.dir / "data"
+
+    @property
+    def dsn(self) -> str:
+        """A libpq connection string for the cluster's ``postgres`` database."""
+        return f"host={self.dir} port={self.port} user={self.user} dbname=postgres"
+
+    def _run_as(self) -> dict:
+        """``user=``/``group=`` for subprocess when root: the ``postgres`` system user."""
+        if os.geteuid() != 0:
+            return {}
+        import pwd
+
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            raise ServerError("postgres refuses to run as root, and there is no postgres system user "
+                              "(apt-get install postgresql creates it)") from None
+        return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+
+    def _popen_kwargs(self) -> dict:
+        return self._run_as()
+
+    def _command(self) -> list[str]:
+        args = ["-D", str(self.data_dir), "-p", str(self.port), "-k", str(self.dir),
+                "-c", "listen_addresses=", "-c", f"fsync={'on' if self.fsync else 'off'}"]
+        for k, v in self.settings.items():
+            args += ["-c", f"{k}={v}"]
+        return args
+
+    def _ready(self) -> bool:
+        return _pg_ready(self.socket_path, self.user)
+
+    def start(self) -> "PostgresServer":
+        """``initdb`` on the first start (then the data is reused by :meth:`restart`),
+        start ``postgres``, wait until it takes sessions.
+
+        Raises:
+            ServerError: a binary is missing, root without a postgres user, initdb failed,
+                the server exited early or was not ready in time. Nothing is left behind.
+        """
+        if self.running:
+            return self
+        self._binary_path()
+        initdb = find_binary("initdb")
+        if initdb is None:
+            raise ServerError(missing_notice("initdb") or "initdb not found")
+        run_as = self._run_as()
+        if self._state.dir is None:
+            self._state.dir = Path(tempfile.mkdtemp(prefix=f"tradeoff-{self.name}-",
+                                                    dir=_reachable_tmp(run_as.get("user"))))
+        try:
+            if run_as:
+                os.chown(self.dir, run_as["user"], run_as["group"])
+            if not (self.data_dir / "PG_VERSION").exists():
+                done = subprocess.run(
+                    [initdb, "-D", str(self.data_dir), "-U", self.user, "--auth=trust", "-E", "UTF8",
+                     "--locale=C", "--no-sync"], stdin=subprocess.DEVNULL, capture_output=True,
+                    text=True, timeout=max(self.timeout, 60.0), cwd=self.dir,
+                    preexec_fn=_die_with_parent_fn(), **run_as)
+                if done.returncode != 0:
+                    lines = [x.strip() for x in (done.stdout + done.stderr).splitlines() if x.strip()]
+                    raise ServerError(f"initdb exited with status {done.returncode}: "
+                                      f"{lines[-1] if lines else '(no output)'}")
+            if run_as:  # the log is created by the parent; the server only inherits it
+                self.log_path.touch()
+        except BaseException:
+            self.stop()
+            raise
+        super().start()
+        return self
+
+    def connect(self, **kwargs: Any) -> Any:
+        """A ``psycopg.Connection`` to the ``postgres`` database; ``kwargs`` go to
+        ``psycopg.connect`` (e.g. ``autocommit=True``)."""
+        try:
+            import psycopg
+        except ImportError:
+            raise ImportError("PostgresServer.connect() needs psycopg: pip install 'psycopg[binary]'") from None
+        return psycopg.connect(self.dsn, **kwargs)
+
+
+def _reachable_tmp(uid: int | None) -> str | None:
+    """The folder for a temporary folder that user ``uid`` can reach: the usual one
+    (``tempfile.gettempdir()``) when every folder above it lets others through (or
+    ``uid`` is None: no other user), else ``/tmp`` (a root-only ``TMPDIR``, such as
+    pytest's ``/tmp/pytest-of-root``, would stop the postgres user at its door)."""
+    if uid is None:
+        return None
+    import stat
+
+    base = Path(tempfile.gettempdir()).resolve()
+    for folder in (base, *base.parents):
+        st = folder.stat()
+        if not (st.st_mode & stat.S_IXOTH or st.st_uid == uid):
+            return "/tmp"
+    return None
+
+
+def _current_user() -> str:
+    import getpass
+
+    return getpass.getuser()
