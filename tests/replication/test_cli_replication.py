@@ -34,7 +34,10 @@ def test_history_is_jepsen_style_json_lines(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--scheme", "multileader:lww"], "multileader replication is not built yet"),
+    (["--scheme", "multileader:lwx"], "unknown policy 'lwx'"),
+    (["--scheme", "multileader:lww,clock=soon"], "clock"),
+    (["--partition", "2s-5s:{0}|{1}"], "partitions"),
+    (["--partition", "2s-5s:{0,1}|{1,2}"], "partitions"),
     (["--scheme", "paxos"], "unknown scheme 'paxos'"),
     (["--scheme", "leader:sometimes"], "mode"),
     (["--n", "0"], "n"),
@@ -83,3 +86,34 @@ def test_simulate_pbs_bad_input(tmp_path, args, message):
     assert code == 2, (stdout, stderr)
     assert message in stderr and len(stderr.strip().splitlines()) == 1, stderr
     assert not out.exists()
+
+
+def test_multileader_schemes_one_row_each(tmp_path):
+    out = tmp_path / "r.json"
+    code, stdout, stderr = cli("simulate", "replication", "--scheme",
+                               "multileader:lww,clock=5ms,multileader:vv,multileader:crdt", "--ops", "2e4",
+                               "--keys", "20", "-o", out, "-q")
+    assert code == 0, stderr
+    rows = {l.split()[0]: l.split() for l in stdout.splitlines() if l.startswith("multileader:")}
+    assert set(rows) == {"multileader:lww,clock=5ms", "multileader:vv", "multileader:crdt"}
+    df = load(out).set_index("scheme")
+    assert df.loc["multileader:lww,clock=5ms", "lost_updates"] > 0
+    assert df.loc["multileader:vv", "lost_updates"] == 0 and df.loc["multileader:crdt", "lost_updates"] == 0
+    assert df["final_siblings"].isna().tolist() == [True, False, True]      # only vv has siblings
+
+
+def test_partition_cp_versus_ap(tmp_path):
+    out = tmp_path / "r.json"
+    code, stdout, stderr = cli("simulate", "replication", "--scheme",
+                               "leader:semisync,leaderless:N=3,R=2,W=2,repair=blocking,leaderless:N=3,R=1,W=1,"
+                               "multileader:lww", "--reads", "leader", "--detect", "0.2",
+                               "--partition", "1s-3s:{0}|{1,2}", "--ops", "3e4", "--keys", "100", "-o", out, "-q")
+    assert code == 0, stderr
+    assert "partition 1s-3s:{0}|{1,2}" in stdout
+    df = load(out).set_index("scheme")
+    cp = ["leader:semisync", "leaderless:N=3,R=2,W=2,repair=blocking"]
+    ap = ["leaderless:N=3,R=1,W=1", "multileader:lww"]
+    assert (df.loc[cp, "availability_minority"] < 0.1).all() and (df.loc[cp, "stale"] == 0).all()
+    # (AP: everyone is answered, but for a request already on its way to a coordinator the cut separates)
+    assert (df.loc[ap, "availability"] > 0.999).all() and (df.loc[ap, "stale"] > 0).all()
+    assert df.loc["leader:semisync", "lost_acked"] == 0

@@ -63,3 +63,19 @@ def test_the_quick_scenarios():
     row = suite.pbs_table("lnkd-ssd", 0)
     assert row["paper_p_consistent_t0"] == 0.974
     assert row["p_consistent_t0"] == pytest.approx(0.974, abs=0.003)
+
+
+def test_the_cap_scenario_cp_against_ap():
+    rows = {s: suite.cap_partition(s, 0) for s in suite.CAP_SCHEMES}
+    for s in ("leader:semisync=1", "leaderless:R=2,W=2,blocking"):
+        assert rows[s]["availability_minority"] < 0.1 and rows[s]["stale"] == 0, (s, rows[s])
+    assert rows["leader:semisync=1"]["lost_acked"] == 0
+    for s in ("leaderless:R=1,W=1", "multileader:lww"):
+        assert rows[s]["availability"] > 0.999 and rows[s]["stale"] > 0, (s, rows[s])
+    assert rows["multileader:lww"]["conflicts"] > 0
+
+
+def test_the_multileader_conflicts_scenario():
+    rows = {p: suite.multileader_conflicts(p, 0) for p in ("lww", "vv", "crdt")}
+    assert rows["lww"]["lost_updates"] > 0 and rows["vv"]["lost_updates"] == 0 == rows["crdt"]["lost_updates"]
+    assert rows["vv"]["final_siblings"] >= 0 and rows["lww"]["final_siblings"] != rows["lww"]["final_siblings"]

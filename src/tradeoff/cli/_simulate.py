@@ -294,7 +294,8 @@ def simulate_groups(assignor, partitions, members, output, fmt, quiet) -> None:
 @click.option("--scheme", default="leader:async,leader:semisync,leader:sync", show_default=True, metavar="S1,S2",
               help="leader:async, leader:semisync[=K] (K followers acknowledge), leader:sync; "
                    "leaderless:N=3,R=2,W=2[,repair=off|async|blocking][,sloppy][,nodes=M][,ae=T][,clock=T][,down=T] "
-                   "(Dynamo-style quorums).")
+                   "(Dynamo-style quorums); multileader:lww|vv|crdt[,clock=T] (one leader per replica; "
+                   "last-writer-wins, version vectors or a PN-counter CRDT).")
 @click.option("--n", "n", type=int, default=3, show_default=True, help="Replicas.")
 @click.option("--reads", type=click.Choice(["leader", "follower", "sticky", "any"]), default="follower",
               show_default=True, help="Where reads go: the leader, a random follower, one follower per session, any replica.")
@@ -306,8 +307,13 @@ def simulate_groups(assignor, partitions, members, output, fmt, quiet) -> None:
 @click.option("--latency", default="exp:mean=1ms", show_default=True, metavar="SPEC",
               help="One-way network delays: exp:mean=1ms, const:1ms, or a named fit such as lnkd-ssd.")
 @click.option("--crash", default=None, metavar="T1,T2",
-              help="Crash the leader at these times (e.g. 5s); leaderless: node 0 at T1, node 1 at T2, ...")
-@click.option("--detect", type=float, default=0.5, show_default=True, help="Seconds before followers notice a crash.")
+              help="Crash the leader at these times (e.g. 5s); leaderless and multileader: "
+                   "node 0 at T1, node 1 at T2, ...")
+@click.option("--detect", type=float, default=0.5, show_default=True,
+              help="Seconds before followers notice a crash; with --partition also the leader's lease.")
+@click.option("--partition", default=None, metavar="SCHEDULE",
+              help="Network partitions for every scheme, e.g. '2s-5s:{0,1}|{2}' (several joined by ';'): "
+                   "which groups of nodes can talk, and when; messages across a cut are held until it heals.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--history", type=click.Path(dir_okay=False), default=None,
               help="Record every operation as Jepsen-style JSON lines (one scheme).")
@@ -316,22 +322,25 @@ def simulate_groups(assignor, partitions, members, output, fmt, quiet) -> None:
               help="Results file (default: results/simulate-replication-DATE-TIME.json).")
 @click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
-def simulate_replication(scheme, n, reads, clients, ops, read_fraction, keys, skew, latency, crash, detect, seed,
-                         history, plot, output, fmt, quiet) -> None:
+def simulate_replication(scheme, n, reads, clients, ops, read_fraction, keys, skew, latency, crash, detect,
+                         partition, seed, history, plot, output, fmt, quiet) -> None:
     """How stale follower reads are, what each acknowledgement mode costs in write
-    latency, and what a leader crash loses.
+    latency, what a leader crash loses, what multi-leader conflicts lose, and what a
+    network partition does to availability (CP) or consistency (AP).
 
     \b
     tradeoff simulate replication --ops 1e6
     tradeoff simulate replication --crash 5s --reads sticky --plot lag.png
     tradeoff simulate replication --scheme leader:async --ops 1e4 --history run.jsonl
     tradeoff simulate replication --scheme leaderless:N=3,R=2,W=2,repair=blocking --latency lnkd-ssd
+    tradeoff simulate replication --scheme multileader:lww,clock=5ms,multileader:vv,multileader:crdt
+    tradeoff simulate replication --scheme leaderless:N=3,R=2,W=2,leaderless:N=3,R=1,W=1 --partition '2s-5s:{0,1}|{2}'
     """
     from ..replication.experiment import run_replication
 
     show(run_replication(scheme=scheme, n=n, reads=reads, clients=clients, ops=ops, read_fraction=read_fraction,
-                         keys=keys, skew=skew, latency=latency, crash=crash, detect=detect, seed=seed,
-                         history=history, plot=plot, output=output, fmt=fmt, progress=progress(quiet)))
+                         keys=keys, skew=skew, latency=latency, crash=crash, detect=detect, partition=partition,
+                         seed=seed, history=history, plot=plot, output=output, fmt=fmt, progress=progress(quiet)))
 
 
 @simulate.command("pbs")

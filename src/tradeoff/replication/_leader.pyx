@@ -16,7 +16,9 @@ most one pending event; ties in time go to the lower number, in this order:
 - 1 + N + r: the next acknowledgement from replica r arriving at the leader
   (semisync and sync modes only);
 - 1 + 2N + c: client c's next step (its request reaching a replica, its
-  response reaching it, its timeout, or its next operation).
+  response reaching it, its timeout, or its next operation);
+- 1 + 2N + C (only with partitions): the partition control (the next change
+  of the schedule, or the end of a cut-off leader's lease).
 
 The replicated log. There is one log array: ``log_stamp[1..log_len]`` is the
 leader's log (the *stamp* of each entry; stamps count every append ever made,
@@ -52,6 +54,25 @@ to the dead leader (and answers it never sends) time out at the client, which
 retries against whoever is the leader by then, ``retries`` times, then gives
 up: a read *fails*, a write is *info* (it may have taken effect; Jepsen's
 meaning, Kingsbury, https://jepsen.io, and ``jepsen.history``).
+
+Partitions (CP; ``partitions``: segments of constant connectivity, a group
+per replica, from :func:`tradeoff.replication.partitions.timeline`). Client c
+sits beside replica ``c mod N`` and reaches only the replicas on its side: an
+attempt made while the leader of the moment is on another side is refused
+after a client leg (*unavailable*: a read fails, a write fails if it was its
+first attempt, else ends as info). Log entries and acknowledgements across a
+cut are **held** and delivered when the two ends can talk again (as in the
+multi-leader simulator), in order. The leader holds a lease of ``lease``
+seconds: when its side holds no majority of the N replicas (live ones) it
+cannot renew it and steps down when it expires (it stays up, as a follower);
+then, as after a crash (the same promotion: Raft's "at least as up-to-date"
+rule, Ongaro and Ousterhout 2014, section 5.4), the live replica with the
+highest applied position *on a side holding a majority* leads, its log is the
+log, and the old leader's divergent suffix is lost (every replica's applied
+prefix is cut back to the new log: a minority replica serves no client, so
+nothing sees it before it hears from the new leader at the heal). With no
+majority anywhere nobody leads until a change of the schedule makes one (then
+``detect`` seconds later). Crashes and partitions are not combined.
 
 Session guarantees (Terry, Demers, Petersen, Spreitzer, Theimer and Welch,
 "Session guarantees for weakly consistent replicated data", PDIS 1994; as
@@ -197,6 +218,8 @@ cdef struct Client:
     double arrival       # when the operation arrived (latency counts from here)
     double next_arrival  # open loop: the next operation's arrival
     int64_t seen         # the newest version any of its reads returned
+    int32_t refused      # the answer in flight is "unavailable" (a partition)
+    int32_t home         # the replica it sits beside: c mod N (partitions)
     int64_t reads, writes, ok, failed, info, timeouts
     int64_t ryw, mr, cp, stale
 
@@ -228,6 +251,14 @@ cdef class Simulation:
     cdef double* cdf              # NULL: uniform keys
     cdef double* crash_times
     cdef int32_t n_crashes
+    # partitions
+    cdef int32_t src_cut          # the partition control's source (-1: no partitions)
+    cdef int32_t* sides           # [segment * N + replica]: its group
+    cdef double* seg_t
+    cdef int32_t n_seg, seg
+    cdef int32_t* side            # the current segment's row
+    cdef double lease, elect_at
+    cdef public int64_t unavailable, held, stepdowns
 
     # sources
     cdef Events ev
@@ -288,6 +319,8 @@ cdef class Simulation:
     def __cinit__(self):
         self.cdf = NULL
         self.crash_times = NULL
+        self.sides = NULL
+        self.seg_t = NULL
         self.net.arr = NULL
         self.cli.arr = NULL
         self.think.arr = NULL
@@ -323,6 +356,8 @@ cdef class Simulation:
         cdef int32_t r
         PyMem_RawFree(self.cdf)
         PyMem_RawFree(self.crash_times)
+        PyMem_RawFree(self.sides)
+        PyMem_RawFree(self.seg_t)
         PyMem_RawFree(self.net.arr)
         PyMem_RawFree(self.cli.arr)
         PyMem_RawFree(self.think.arr)
@@ -357,13 +392,17 @@ cdef class Simulation:
     def __init__(self, int32_t n, int mode, int32_t k, int reads, int32_t clients, int64_t ops,
                  double read_fraction, int32_t keys, cdf, net, cli, think, double rate,
                  crash_at, double detect, double timeout, int32_t retries, bint record,
-                 uint64_t seed):
+                 uint64_t seed, partitions=None, double lease=0.0):
         """``net``, ``cli``, ``think``: (kind, mean, array or None) as in
         :data:`DISTS`; ``cdf``: None (uniform keys) or the keys' CDF (float64,
         ending at 1); ``rate``: total operations per second (<= 0: closed loop);
-        ``crash_at``: increasing crash times (float64)."""
+        ``crash_at``: increasing crash times (float64); ``partitions``: None or
+        (times, sides) (segment g starts at times[g], times[0] = 0, replica r in
+        group sides[g, r]); ``lease``: the leader's lease (s)."""
         cdef int32_t r, c
+        cdef int64_t g
         cdef const double[::1] cv
+        cdef const int32_t[:, ::1] sv
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         if clients < 1 or ops < 0 or keys < 1:
@@ -405,7 +444,35 @@ cdef class Simulation:
         mem_resize(<void**>&self.crash_times, (self.n_crashes + 1) * sizeof(double))
         for r in range(self.n_crashes):
             self.crash_times[r] = cv[r]
-        mem_zeroed(<void**>&self.fo, (self.n_crashes + 1) * sizeof(Failover))
+        self.src_cut = -1
+        self.n_seg = 1
+        mem_zeroed(<void**>&self.seg_t, sizeof(double))
+        mem_zeroed(<void**>&self.sides, n * sizeof(int32_t))
+        if partitions is not None:
+            if self.n_crashes > 0:
+                raise ValueError("crash_at and partitions cannot be combined")
+            ptimes, psides = partitions
+            cv = np.ascontiguousarray(ptimes, dtype=np.float64)
+            sv = np.ascontiguousarray(psides, dtype=np.int32)
+            if cv.shape[0] < 1 or sv.shape[0] != cv.shape[0] or sv.shape[1] != n or cv[0] != 0.0:
+                raise ValueError("partitions: (times from 0, one row of groups per time, one group per replica)")
+            if not (lease >= 0 and isfinite(lease)):
+                raise ValueError(f"lease must be finite and >= 0, got {lease!r}")
+            self.n_seg = <int32_t>cv.shape[0]
+            mem_resize(<void**>&self.seg_t, self.n_seg * sizeof(double))
+            mem_resize(<void**>&self.sides, <int64_t>self.n_seg * n * sizeof(int32_t))
+            for g in range(self.n_seg):
+                if g > 0 and not (cv[g] > cv[g - 1] and isfinite(cv[g])):
+                    raise ValueError("partitions: segment times must increase")
+                self.seg_t[g] = cv[g]
+                for r in range(n):
+                    self.sides[g * n + r] = sv[g, r]
+            self.src_cut = 1 + 2 * n + clients
+        self.seg = 0
+        self.side = self.sides
+        self.lease = lease
+        self.elect_at = INFINITY
+        mem_zeroed(<void**>&self.fo, (self.n_crashes + self.n_seg + 1) * sizeof(Failover))
 
         rng_seed(&self.r_net, mix64(seed ^ <uint64_t>0x6e6574776f726b21ULL))
         rng_seed(&self.r_cli, mix64(seed ^ <uint64_t>0x636c69656e746e65ULL))
@@ -456,12 +523,13 @@ cdef class Simulation:
         # sources
         self.src_ack = 1 + n
         self.src_client = 1 + 2 * n
-        ev_init(&self.ev, 1 + 2 * n + clients)
+        ev_init(&self.ev, 1 + 2 * n + clients + (1 if self.src_cut >= 0 else 0))
         mem_zeroed(<void**>&self.cl, clients * sizeof(Client))
         for c in range(clients):
             rng_seed(&self.cl[c].rng, mix64(seed ^ <uint64_t>0x73657373696f6e73ULL
                                             ^ mix64(<uint64_t>c + 1)))
             self.cl[c].op = -1
+            self.cl[c].home = c % n
             self.cl[c].t_phase = INFINITY
             self.cl[c].deadline = INFINITY
             self.cl[c].sticky = self.followers[c % self.n_followers] if self.n_followers > 0 else 0
@@ -482,6 +550,8 @@ cdef class Simulation:
             ev_schedule(&self.ev, 0, self.crash_times[0])
         for c in range(clients):
             ev_schedule(&self.ev, self.src_client + c, self.cl[c].t_phase)
+        if self.src_cut >= 0 and self.n_seg > 1:
+            ev_schedule(&self.ev, self.src_cut, self.seg_t[1])
         self.now = 0.0
 
     # ------------------------------------------------------------------ storage
@@ -580,7 +650,11 @@ cdef class Simulation:
             DEBUG_ASSERT(t >= self.now, "events come in time order")
             self.now = t
             self.events += 1
-            if src >= self.src_client:
+            if self.src_cut >= 0 and self.seg + 1 < self.n_seg and self.seg_t[self.seg + 1] <= t:
+                self._advance(t)          # the schedule changes before anything else at t
+            if src == self.src_cut:
+                self._cut_event(t)
+            elif src >= self.src_client:
                 self._client_event(src - self.src_client, t)
             elif src >= self.src_ack:
                 self._ack_event(src - self.src_ack, t)
@@ -655,9 +729,15 @@ cdef class Simulation:
         cdef Replica* rep = &self.reps[f]
         cdef int64_t p = rep.applied + 1
         cdef double a
+        if self.side[f] != self.side[self.leader]:
+            # across a cut: held until the link is back
+            self.held += 1
+            ev_schedule(&self.ev, 1 + f, self._reconnect(f, self.leader))
+            return 0
         DEBUG_ASSERT(p <= self.log_len, "a follower applies only entries of the log")
         DEBUG_ASSERT(f != self.leader or not self.leader_alive, "the leader has no incoming link")
         rep.applied = p
+        self.apply[self.log_stamp[p] * self.N + f] = t       # later than sent only when held
         if self.mode != MODE_ASYNC and self.leader_alive:
             a = t + dist_draw(&self.net, &self.r_net)
             if a < rep.last_ack:
@@ -667,7 +747,8 @@ cdef class Simulation:
             if rep.ack_len == 1:
                 ev_schedule(&self.ev, self.src_ack + f, a)
         if p < self.log_len:
-            ev_schedule(&self.ev, 1 + f, self.apply[self.log_stamp[p + 1] * self.N + f])
+            a = self.apply[self.log_stamp[p + 1] * self.N + f]
+            ev_schedule(&self.ev, 1 + f, a if a > t else t)
         else:
             ev_schedule(&self.ev, 1 + f, INFINITY)
         return 0
@@ -677,10 +758,15 @@ cdef class Simulation:
         cdef Replica* rep = &self.reps[f]
         cdef int64_t p = rep.ack_pos[rep.ack_head], q
         cdef Entry* e
+        if self.side[f] != self.side[self.leader]:
+            self.held += 1
+            ev_schedule(&self.ev, self.src_ack + f, self._reconnect(f, self.leader))
+            return 0
         rep.ack_head = (rep.ack_head + 1) & (rep.ack_cap - 1)
         rep.ack_len -= 1
         if rep.ack_len > 0:
-            ev_schedule(&self.ev, self.src_ack + f, rep.ack_t[rep.ack_head])
+            ev_schedule(&self.ev, self.src_ack + f,
+                        rep.ack_t[rep.ack_head] if rep.ack_t[rep.ack_head] > t else t)
         else:
             ev_schedule(&self.ev, self.src_ack + f, INFINITY)
         if p <= rep.match:
@@ -756,6 +842,18 @@ cdef class Simulation:
         """``detect`` after the crash: the most up-to-date live replica leads; the
         old leader's entries beyond its log are lost; it brings the others up to
         date."""
+        self._elect(t, -1)
+        self.fail_phase = FAIL_CRASH
+        self.next_crash += 1
+        if self.next_crash < self.n_crashes:
+            ev_schedule(&self.ev, 0, self.crash_times[self.next_crash])
+        else:
+            ev_schedule(&self.ev, 0, INFINITY)
+        return 0
+
+    cdef int _elect(self, double t, int32_t group) except -1 nogil:
+        """The most up-to-date live replica (of ``group``; -1: any) leads; the old
+        leader's entries beyond its log are lost; it brings the others up to date."""
         cdef Failover* fo = &self.fo[self.n_failovers]
         cdef int32_t r, best = -1, i, f
         cdef int64_t p, s, L
@@ -763,7 +861,8 @@ cdef class Simulation:
         cdef Replica* rep
         cdef Entry* e
         for r in range(self.N):
-            if self.reps[r].alive and (best < 0 or self.reps[r].applied > self.reps[best].applied):
+            if (self.reps[r].alive and (group < 0 or self.side[r] == group)
+                    and (best < 0 or self.reps[r].applied > self.reps[best].applied)):
                 best = r
         DEBUG_ASSERT(best >= 0, "a live replica remains to lead")
         L = self.reps[best].applied
@@ -793,6 +892,8 @@ cdef class Simulation:
         for i in range(self.n_followers):
             f = self.followers[i]
             rep = &self.reps[f]
+            if rep.applied > L:
+                rep.applied = L           # a stepped-down leader's (or its side's) divergent suffix
             rep.last_arr = t
             rep.last_ack = t
             rep.match = rep.applied       # learnt during the election
@@ -804,12 +905,73 @@ cdef class Simulation:
                 self.apply[self.log_stamp[p] * self.N + f] = a
             if rep.applied < L:
                 ev_schedule(&self.ev, 1 + f, self.apply[self.log_stamp[rep.applied + 1] * self.N + f])
-        self.fail_phase = FAIL_CRASH
-        self.next_crash += 1
-        if self.next_crash < self.n_crashes:
-            ev_schedule(&self.ev, 0, self.crash_times[self.next_crash])
-        else:
-            ev_schedule(&self.ev, 0, INFINITY)
+            elif group >= 0:
+                ev_schedule(&self.ev, 1 + f, INFINITY)
+        return 0
+
+    # ------------------------------------------------------------------ partitions
+    cdef double _reconnect(self, int32_t a, int32_t b) noexcept nogil:
+        """When replicas a and b can talk again (the next segment that puts them
+        in one group; the last segment has every replica in one)."""
+        cdef int32_t g
+        for g in range(self.seg + 1, self.n_seg):
+            if self.sides[<int64_t>g * self.N + a] == self.sides[<int64_t>g * self.N + b]:
+                return self.seg_t[g]
+        return INFINITY
+
+    cdef int32_t _majority_side(self) noexcept nogil:
+        """The group holding a majority of the N replicas (live ones), or -1."""
+        cdef int32_t r, q, cnt
+        for r in range(self.N):
+            if not self.reps[r].alive:
+                continue
+            cnt = 0
+            for q in range(self.N):
+                if self.reps[q].alive and self.side[q] == self.side[r]:
+                    cnt += 1
+            if 2 * cnt > self.N:
+                return self.side[r]
+        return -1
+
+    cdef void _advance(self, double t) noexcept nogil:
+        """Move to the segment of the schedule in force at t."""
+        while self.seg + 1 < self.n_seg and self.seg_t[self.seg + 1] <= t:
+            self.seg += 1
+        self.side = self.sides + <int64_t>self.seg * self.N
+
+    cdef int _cut_event(self, double t) except -1 nogil:
+        """The partition control: the next segment of the schedule, and the end
+        of a cut-off leader's lease (then an election on the majority side)."""
+        cdef int32_t g, f, i
+        cdef double nxt
+        self._advance(t)
+        if self.elect_at <= t:
+            self.elect_at = INFINITY
+            g = self._majority_side()
+            if not (self.leader_alive and g >= 0 and self.side[self.leader] == g):
+                if self.leader_alive:
+                    # the lease ran out: step down (its acknowledgements in flight no longer count)
+                    self.leader_alive = False
+                    self.stepdowns += 1
+                    for i in range(self.n_followers):
+                        f = self.followers[i]
+                        self.reps[f].ack_len = 0
+                        self.reps[f].ack_head = 0
+                        ev_schedule(&self.ev, self.src_ack + f, INFINITY)
+                if g >= 0:
+                    self.fo[self.n_failovers].t_crash = t - self.lease
+                    self.fo[self.n_failovers].old = self.leader
+                    self.fo[self.n_failovers].len_crash = self.log_len
+                    self.fo[self.n_failovers].t_first_ok = NAN
+                    self._elect(t, g)
+        if not isfinite(self.elect_at):
+            g = self._majority_side()
+            if self.leader_alive and (g < 0 or self.side[self.leader] != g):
+                self.elect_at = t + self.lease
+            elif not self.leader_alive and g >= 0:
+                self.elect_at = t + self.detect
+        nxt = self.seg_t[self.seg + 1] if self.seg + 1 < self.n_seg else INFINITY
+        ev_schedule(&self.ev, self.src_cut, nxt if nxt < self.elect_at else self.elect_at)
         return 0
 
     # ------------------------------------------------------------------ clients
@@ -827,7 +989,11 @@ cdef class Simulation:
                 self._at_replica(c, t)
             else:
                 DEBUG_ASSERT(cl.state == CL_RESP, "a client's timed step is its answer")
-                self._complete(c, t, ST_OK)
+                if cl.refused:
+                    cl.refused = 0
+                    self._complete(c, t, ST_FAIL if cl.kind == OP_READ or cl.attempts == 1 else ST_INFO)
+                else:
+                    self._complete(c, t, ST_OK)
         else:
             self._timeout(c, t)
         return 0
@@ -933,7 +1099,19 @@ cdef class Simulation:
         cl.attempts += 1
         self.attempt_seq += 1
         cl.attempt_id = self.attempt_seq
+        if self.src_cut >= 0 and self.side[self.leader] != self.side[cl.home]:
+            # the leader is on the other side of a cut: "unavailable"
+            self.unavailable += 1
+            cl.refused = 1
+            cl.target = cl.home
+            cl.state = CL_RESP
+            cl.t_phase = t + dist_draw(&self.cli, &self.r_cli)
+            cl.deadline = INFINITY
+            self._sched(c)
+            return 0
         cl.target = self.leader if cl.kind == OP_WRITE else self._pick(c)
+        if self.src_cut >= 0 and self.side[cl.target] != self.side[cl.home]:
+            cl.target = self.leader       # reads stay on the client's side: the leader's
         cl.state = CL_REQ
         cl.t_phase = t + dist_draw(&self.cli, &self.r_cli)
         cl.deadline = t + self.timeout
@@ -945,7 +1123,7 @@ cdef class Simulation:
         cdef Client* cl = &self.cl[c]
         cdef int32_t r = cl.target
         cdef int64_t p, s
-        if not self.reps[r].alive or (cl.kind == OP_WRITE and r != self.leader):
+        if not self.reps[r].alive or (cl.kind == OP_WRITE and (r != self.leader or not self.leader_alive)):
             cl.state = CL_LOST
             cl.t_phase = INFINITY
             self._sched(c)
@@ -1181,7 +1359,7 @@ cdef class Simulation:
                 assert 1 <= self.entries[s].lost <= self.n_failovers
         assert cnt == self.log_len, f"{cnt} entries not lost, log length {self.log_len}"
         # replicas
-        assert self.reps[self.leader].alive == self.leader_alive
+        assert self.reps[self.leader].alive == self.leader_alive or (self.src_cut >= 0 and not self.leader_alive)
         for r in range(self.N):
             rep = &self.reps[r]
             if not rep.alive:
@@ -1196,6 +1374,8 @@ cdef class Simulation:
                 s = self.log_stamp[p]
                 a = self.apply[s * self.N + r]
                 assert isfinite(a) and self.entries[s].t <= a <= self.now, (r, p, a)
+            if self.src_cut >= 0:
+                continue              # held links: arrival times may be past
             if not self.leader_alive:
                 # nothing reaches a follower while no leader is alive
                 assert ev_time(&self.ev, 1 + r) == INFINITY

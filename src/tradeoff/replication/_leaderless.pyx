@@ -58,11 +58,41 @@ it) and a hint; when the owner recovers (or the holder, whichever is later),
 the holder sends the hint (W leg); a hint that reaches a dead owner waits for
 the next recovery.
 
+Partitions (``partitions``: segments of constant connectivity, a group per
+node and segment, from :func:`tradeoff.replication.partitions.timeline`; the
+segment changes are events of the failure schedule, after the crashes and
+recoveries of the same instant). Two nodes can talk iff their groups are
+equal. Client c sits beside node ``c mod M``: its coordinator is a random
+target among the nodes on its side (none: unavailable at once), and a request
+that reaches a coordinator no longer on its side is lost (the client times
+out); answers are not cut. A coordinator's targets are the nodes on *its* side
+(a sloppy quorum takes fallbacks there, with hints for the owners it cannot
+reach, delivered when holder and owner can talk again and are up). A message
+between nodes (it carries its sender) that arrives across a cut is **held**
+until the two can talk again (``held`` counts them), as the multi-leader
+simulator does; then it is delivered as usual (dropped if its receiver is
+down). Anti-entropy runs within each side. With no partition every node is in
+group 0 and the simulation is the one without partitions, event for event.
+
 Anti-entropy (Dynamo 4.7 compares Merkle trees per pair of replicas): every
 ``anti_entropy`` seconds, while operations remain, every pair of live owners of
 every key is brought to the newest version among them, instantly; the count of
-(replica, key) copies updated is what a Merkle exchange would transfer. The
-tree itself (the cost of finding the differing ranges) is not modelled.
+(replica, key) copies updated is what a Merkle exchange would transfer.
+
+What the exchange costs is measured before each round, as Dynamo 4.7 does it:
+the keys of each *range* (the keys whose home is node g; owned by nodes g ..
+g + N - 1) are split into ``leaves`` buckets (key order within the range,
+bucket ``o * leaves // count`` for the o-th key); a leaf's hash is the sum mod
+2^64 of ``mix64(value ^ mix64(key + 1))`` over its keys (values are unique per
+write; 0 for the initial one), an inner node's the sum of its children's. For
+every range and every pair of live owners on one side the two trees are
+compared top-down (Merkle, "A digital signature based on a conventional
+encryption function", CRYPTO 1987): the root, then the two children of every
+inner node that differs (``ae_merkle_hashes`` counts the hashes compared), and
+both replicas send every key of each differing leaf (``ae_merkle_keys``);
+``ae_full_keys`` counts what a full exchange of the range would send (both
+replicas, every key), and ``ae_keys`` the copies actually updated (the least
+any exchange must send).
 
 Event sources (at most one pending event each; ties go to the lower number):
 0 the failure schedule, 1 the anti-entropy timer, 2 + c client c (its request
@@ -157,6 +187,7 @@ cdef inline bint newer(double ts1, int64_t v1, double ts2, int64_t v2) noexcept 
 
 cdef struct Msg:
     int32_t kind
+    int32_t src          # the node at the other end (-1: none); a cut between src and dst holds it
     int32_t dst          # the node it goes to
     int32_t key
     int32_t rec          # the coordinator record (-1: none)
@@ -192,6 +223,7 @@ cdef struct Hint:
 
 cdef struct Client:
     Rng rng
+    int32_t home         # the node it sits beside: c mod M (partitions)
     int32_t state
     int32_t kind
     int32_t key
@@ -230,6 +262,10 @@ cdef class Simulation:
     cdef int32_t* fail_node
     cdef int8_t* fail_up
     cdef int32_t n_fail, next_fail
+    cdef int32_t* sides           # [segment * M + node]: the node's group in that segment
+    cdef double* seg_t            # when each segment starts
+    cdef int32_t n_seg, seg
+    cdef int32_t* side            # the current segment's row of sides
 
     # events
     cdef Events ev
@@ -283,7 +319,12 @@ cdef class Simulation:
     # counters
     cdef public int64_t issued, completed, n_values, events, messages, dropped
     cdef public int64_t hints_stored, hints_delivered, repairs_sent, repairs_applied
-    cdef public int64_t ae_rounds, ae_keys, unavailable_reads, unavailable_writes, orphaned
+    cdef public int64_t ae_rounds, ae_keys, unavailable_reads, unavailable_writes, orphaned, held
+    cdef public int64_t ae_merkle_hashes, ae_merkle_keys, ae_full_keys
+    cdef int32_t leaves           # Merkle leaves per range (a power of two)
+    cdef int32_t* rk              # keys sorted by home node
+    cdef int64_t* rk_off          # [g]: where range g starts in rk (M + 1 entries)
+    cdef uint64_t* lh             # scratch: leaf hashes [owner * leaves + leaf]
     cdef public double now
     cdef public bint done
 
@@ -295,6 +336,11 @@ cdef class Simulation:
         self.fail_t = NULL
         self.fail_node = NULL
         self.fail_up = NULL
+        self.sides = NULL
+        self.seg_t = NULL
+        self.rk = NULL
+        self.rk_off = NULL
+        self.lh = NULL
         for i in range(4):
             self.leg[i].arr = NULL
         self.cli.arr = NULL
@@ -340,6 +386,11 @@ cdef class Simulation:
         PyMem_RawFree(self.fail_t)
         PyMem_RawFree(self.fail_node)
         PyMem_RawFree(self.fail_up)
+        PyMem_RawFree(self.sides)
+        PyMem_RawFree(self.seg_t)
+        PyMem_RawFree(self.rk)
+        PyMem_RawFree(self.rk_off)
+        PyMem_RawFree(self.lh)
         for i in range(4):
             PyMem_RawFree(self.leg[i].arr)
         PyMem_RawFree(self.cli.arr)
@@ -377,13 +428,16 @@ cdef class Simulation:
     def __init__(self, int32_t n, int32_t nodes, int32_t r, int32_t w, int repair, bint sloppy,
                  int32_t clients, int64_t ops, double read_fraction, int32_t keys, cdf, legs, cli,
                  think, double timeout, skew, failures, double anti_entropy, bint record,
-                 uint64_t seed):
+                 uint64_t seed, partitions=None, int32_t leaves=16):
         """``legs``: four (kind, mean, array or None) for W, A, R, S, as in
         :data:`DISTS` (seconds); ``cli`` the client legs, ``think`` the think
         time; ``cdf``: None (uniform keys) or the keys' CDF; ``skew``: each
         node's clock offset (float64, seconds); ``failures``: (times, nodes,
         up) arrays sorted by time (up 1: the node recovers, 0: it crashes);
-        ``anti_entropy``: the period (s), 0 for none."""
+        ``anti_entropy``: the period (s), 0 for none; ``partitions``: None, or
+        (times, sides): segment s starts at times[s] (times[0] = 0) and node i
+        is in group sides[s, i]; the failure schedule then holds an entry
+        (t, s, up=2) for each segment s > 0 starting at t."""
         cdef int32_t i, c
         cdef int64_t j
         cdef const double[::1] dv
@@ -441,6 +495,43 @@ cdef class Simulation:
         mem_resize(<void**>&self.home, keys * sizeof(int32_t))
         for j in range(keys):
             self.home[j] = <int32_t>(mix64(<uint64_t>j) % <uint64_t>nodes)
+        if leaves < 1 or (leaves & (leaves - 1)) != 0 or leaves > (1 << 20):
+            raise ValueError(f"leaves must be a power of two within 1..2^20, got {leaves}")
+        self.leaves = leaves
+        mem_zeroed(<void**>&self.rk_off, (nodes + 1) * sizeof(int64_t))
+        mem_resize(<void**>&self.rk, keys * sizeof(int32_t))
+        mem_resize(<void**>&self.lh, <int64_t>n * leaves * sizeof(uint64_t))
+        for j in range(keys):
+            self.rk_off[self.home[j] + 1] += 1
+        for i in range(nodes):
+            self.rk_off[i + 1] += self.rk_off[i]
+        fill = np.zeros(nodes, np.int64)
+        for j in range(keys):
+            self.rk[self.rk_off[self.home[j]] + fill[self.home[j]]] = <int32_t>j
+            fill[self.home[j]] += 1
+        cdef const int32_t[:, ::1] sv
+        if partitions is None:
+            self.n_seg = 1
+            mem_resize(<void**>&self.seg_t, sizeof(double))
+            mem_zeroed(<void**>&self.sides, nodes * sizeof(int32_t))
+            self.seg_t[0] = 0.0
+        else:
+            ptimes, psides = partitions
+            dv = np.ascontiguousarray(ptimes, dtype=np.float64)
+            sv = np.ascontiguousarray(psides, dtype=np.int32)
+            if dv.shape[0] < 1 or sv.shape[0] != dv.shape[0] or sv.shape[1] != nodes or dv[0] != 0.0:
+                raise ValueError("partitions: (times from 0, one row of groups per time, one group per node)")
+            self.n_seg = <int32_t>dv.shape[0]
+            mem_resize(<void**>&self.seg_t, self.n_seg * sizeof(double))
+            mem_resize(<void**>&self.sides, <int64_t>self.n_seg * nodes * sizeof(int32_t))
+            for j in range(self.n_seg):
+                if j > 0 and not (dv[j] > dv[j - 1] and isfinite(dv[j])):
+                    raise ValueError("partitions: segment times must increase")
+                self.seg_t[j] = dv[j]
+                for i in range(nodes):
+                    self.sides[j * nodes + i] = sv[j, i]
+        self.seg = 0
+        self.side = self.sides
         times, fnodes, ups = failures
         dv = np.ascontiguousarray(times, dtype=np.float64)
         iv = np.ascontiguousarray(fnodes, dtype=np.int32)
@@ -454,11 +545,14 @@ cdef class Simulation:
         for i in range(self.n_fail):
             if not (dv[i] >= 0 and isfinite(dv[i])) or (i > 0 and dv[i] < dv[i - 1]):
                 raise ValueError("failures: times must be finite, >= 0 and sorted")
-            if not 0 <= iv[i] < nodes:
+            if bv[i] == 2:
+                if not 0 < iv[i] < self.n_seg or self.seg_t[iv[i]] != dv[i]:
+                    raise ValueError(f"failures: no partition segment {iv[i]} starts at {dv[i]!r}")
+            elif not 0 <= iv[i] < nodes:
                 raise ValueError(f"failures: node {iv[i]} is not within 0..{nodes - 1}")
             self.fail_t[i] = dv[i]
             self.fail_node[i] = iv[i]
-            self.fail_up[i] = 1 if bv[i] else 0
+            self.fail_up[i] = 2 if bv[i] == 2 else (1 if bv[i] else 0)
 
         rng_seed(&self.r_net, mix64(seed ^ <uint64_t>0x6c65676c65737321ULL))
         rng_seed(&self.r_cli, mix64(seed ^ <uint64_t>0x636c69656e746c67ULL))
@@ -512,6 +606,7 @@ cdef class Simulation:
             rng_seed(&self.cl[c].rng, mix64(seed ^ <uint64_t>0x73657373696f6e73ULL
                                             ^ mix64(<uint64_t>c + 1)))
             self.cl[c].op = -1
+            self.cl[c].home = c % nodes
             self.cl[c].state = CL_IDLE
             self.cl[c].t_phase = 0.0
             self.cl[c].deadline = INFINITY
@@ -580,6 +675,7 @@ cdef class Simulation:
         s = self.free_msg[self.n_free_msg]
         m = &self.msg[s]
         m.kind = kind
+        m.src = -1
         m.dst = dst
         m.key = key
         m.rec = rec
@@ -609,7 +705,7 @@ cdef class Simulation:
     cdef int _free_rec(self, int32_t i) except -1 nogil:
         """Release a record with nothing in flight; async read repair first."""
         cdef Rec* rc = &self.rec[i]
-        cdef int32_t j
+        cdef int32_t j, s
         cdef int64_t b = <int64_t>i * self.N
         cdef double bt = -INFINITY
         cdef int64_t bv = 0
@@ -622,8 +718,10 @@ cdef class Simulation:
             for j in range(rc.n_targets):
                 if self.rt_got[b + j] and newer(bt, bv, self.rt_ts[b + j], self.rt_val[b + j]):
                     self.repairs_sent += 1
-                    self._new_msg(M_REPAIR, self.rt_node[b + j], rc.key, -1, j, bt, bv,
-                                  self.now + dist_draw(&self.leg[0], &self.r_net))
+                    s = self._new_msg(M_REPAIR, self.rt_node[b + j], rc.key, -1, j, bt, bv,
+                                      self.now + dist_draw(&self.leg[0], &self.r_net))
+                    self.msg[s].src = self.rec[i].coord
+                    rc = &self.rec[i]
         rc.phase = PH_DONE
         rc.client = -1
         rc.next_free = self.rec_free
@@ -657,16 +755,18 @@ cdef class Simulation:
         self.hints_stored += 1
         return 0
 
-    cdef int32_t _targets(self, int32_t key) noexcept nogil:
-        """The key's targets now into ``tmp_nodes`` (their hints' owners in
-        ``tmp_owner``); returns how many."""
+    cdef int32_t _targets(self, int32_t key, int32_t frm) noexcept nogil:
+        """The key's targets now, as node ``frm`` sees them (the live nodes on
+        its side), into ``tmp_nodes`` (their hints' owners in ``tmp_owner``);
+        returns how many."""
         cdef int32_t i, node, n = 0, dead = 0, used = 0, h = self.home[key]
+        cdef int32_t me = self.side[frm]
         for i in range(self.M):
             node = h + i
             if node >= self.M:
                 node -= self.M
             if i < self.N:
-                if self.alive[node]:
+                if self.alive[node] and self.side[node] == me:
                     self.tmp_nodes[n] = node
                     self.tmp_owner[n] = -1
                     n += 1
@@ -675,7 +775,7 @@ cdef class Simulation:
                     dead += 1
             elif not self.sloppy or n >= self.N:
                 break
-            elif self.alive[node]:
+            elif self.alive[node] and self.side[node] == me:
                 self.tmp_nodes[n] = node
                 self.tmp_owner[n] = self.tmp_dead[used]
                 used += 1
@@ -720,6 +820,11 @@ cdef class Simulation:
         cdef Rec* rc
         cdef int32_t k = m.kind, ri = m.rec, j
         cdef int64_t b
+        if m.src >= 0 and self.side[m.src] != self.side[m.dst]:
+            # across a cut: held until the two can talk again
+            self.held += 1
+            ev_schedule(&self.ev, self.src_msg + s, self._reconnect(m.src, m.dst))
+            return 0
         if k == M_WRITE or k == M_READ or k == M_WB:
             # a request reaches a replica
             if not self.alive[m.dst]:
@@ -794,11 +899,20 @@ cdef class Simulation:
             self._free_rec(ri)
         return 0
 
+    cdef double _reconnect(self, int32_t a, int32_t b) noexcept nogil:
+        """When nodes a and b can talk again (the start of the next segment that
+        puts them in one group; the last segment has every node in one)."""
+        cdef int32_t g
+        for g in range(self.seg + 1, self.n_seg):
+            if self.sides[<int64_t>g * self.M + a] == self.sides[<int64_t>g * self.M + b]:
+                return self.seg_t[g]
+        return INFINITY
+
     cdef int _read_quorum(self, int32_t ri, double t) except -1 nogil:
         """R replies are in: answer, or (blocking repair) make sure the newest is
         on W targets first."""
         cdef Rec* rc = &self.rec[ri]
-        cdef int32_t j, have = 0
+        cdef int32_t j, s, have = 0
         cdef int64_t b = <int64_t>ri * self.N
         if self.repair != RR_BLOCKING or rc.best_ts == -INFINITY:
             self._answer(ri, t)
@@ -816,9 +930,11 @@ cdef class Simulation:
             if not (self.rt_got[b + j] and self.rt_ts[b + j] == rc.best_ts
                     and self.rt_val[b + j] == rc.best_val):
                 self.repairs_sent += 1
-                self._new_msg(M_WB, self.rt_node[b + j], rc.key, ri, j, rc.best_ts, rc.best_val,
-                              t + dist_draw(&self.leg[0], &self.r_net))
+                s = self._new_msg(M_WB, self.rt_node[b + j], rc.key, ri, j, rc.best_ts, rc.best_val,
+                                  t + dist_draw(&self.leg[0], &self.r_net))
                 self.rec[ri].outstanding += 1
+                self.msg[s].src = self.rec[ri].coord
+                rc = &self.rec[ri]
         return 0
 
     cdef int _answer(self, int32_t ri, double t) except -1 nogil:
@@ -841,20 +957,16 @@ cdef class Simulation:
     cdef int _fail_event(self, double t) except -1 nogil:
         cdef int32_t node = self.fail_node[self.next_fail], i
         cdef bint up = self.fail_up[self.next_fail] != 0
-        cdef Hint* h
-        cdef int32_t s
         self.next_fail += 1
-        if up and not self.alive[node]:
+        if self.fail_up[self.next_fail - 1] == 2:
+            # the next partition segment: hints whose two ends can talk again go out
+            self.seg = node
+            self.side = self.sides + <int64_t>node * self.M
+            self._send_hints(-1, t)
+        elif up and not self.alive[node]:
             self.alive[node] = True
             # hinted handoff: hints for it, and hints it holds for live owners
-            for i in range(self.n_hints):
-                h = &self.hints[i]
-                if h.state == H_PENDING and ((h.owner == node and self.alive[h.holder]) or
-                                             (h.holder == node and self.alive[h.owner])):
-                    h.state = H_FLIGHT
-                    s = self._new_msg(M_HINT, h.owner, h.key, -1, -1, h.ts, h.val,
-                                      t + dist_draw(&self.leg[0], &self.r_net))
-                    self.msg[s].owner = i
+            self._send_hints(node, t)
         elif not up and self.alive[node]:
             self.alive[node] = False
             # its coordinator state is gone
@@ -866,26 +978,100 @@ cdef class Simulation:
         ev_schedule(&self.ev, 0, self.fail_t[self.next_fail] if self.next_fail < self.n_fail else INFINITY)
         return 0
 
+    cdef int _send_hints(self, int32_t node, double t) except -1 nogil:
+        """Send the pending hints held or owned by ``node`` (-1: every pending
+        hint) whose holder and owner are both up and can talk."""
+        cdef int64_t i
+        cdef Hint* h
+        cdef int32_t s
+        for i in range(self.n_hints):
+            h = &self.hints[i]
+            if (h.state == H_PENDING and (node < 0 or h.owner == node or h.holder == node)
+                    and self.alive[h.holder] and self.alive[h.owner]
+                    and self.side[h.holder] == self.side[h.owner]):
+                h.state = H_FLIGHT
+                s = self._new_msg(M_HINT, h.owner, h.key, -1, -1, h.ts, h.val,
+                                  t + dist_draw(&self.leg[0], &self.r_net))
+                self.msg[s].owner = <int32_t>i
+                self.msg[s].src = h.holder
+        return 0
+
+    cdef int _merkle(self) except -1 nogil:
+        """Count what comparing Merkle trees would exchange now (see the module's
+        docstring): hashes compared and keys sent, and a full exchange's keys."""
+        cdef int32_t g, i, j, a, b, L = self.leaves, leaf, x, y, span
+        cdef int64_t lo, cnt, o, k
+        cdef bint differs
+        for g in range(self.M):
+            lo = self.rk_off[g]
+            cnt = self.rk_off[g + 1] - lo
+            if cnt == 0:
+                continue
+            for i in range(self.N):
+                a = (g + i) % self.M
+                for leaf in range(L):
+                    self.lh[i * L + leaf] = 0
+                for o in range(cnt):
+                    k = self.rk[lo + o]
+                    leaf = <int32_t>(o * L // cnt)
+                    self.lh[i * L + leaf] += mix64(<uint64_t>self.st_val[<int64_t>a * self.K + k]
+                                                   ^ mix64(<uint64_t>k + 1))
+            for i in range(self.N):
+                a = (g + i) % self.M
+                if not self.alive[a]:
+                    continue
+                for j in range(i + 1, self.N):
+                    b = (g + j) % self.M
+                    if not self.alive[b] or self.side[a] != self.side[b]:
+                        continue
+                    self.ae_full_keys += 2 * cnt
+                    self.ae_merkle_hashes += 1            # the roots
+                    span = L
+                    while span > 1:
+                        # each inner node of this level that differs: its two children are compared
+                        x = 0
+                        while x < L:
+                            differs = False
+                            for y in range(x, x + span):
+                                if self.lh[i * L + y] != self.lh[j * L + y]:
+                                    differs = True
+                                    break
+                            if differs:
+                                self.ae_merkle_hashes += 2
+                            x += span
+                        span >>= 1
+                    for leaf in range(L):
+                        if self.lh[i * L + leaf] != self.lh[j * L + leaf]:
+                            # keys o with o * L // cnt == leaf: from ceil(leaf cnt / L) on
+                            self.ae_merkle_keys += 2 * (((leaf + 1) * cnt + L - 1) // L
+                                                        - (leaf * cnt + L - 1) // L)
+        return 0
+
     cdef int _anti_entropy(self, double t) except -1 nogil:
-        """Bring the live owners of every key to the newest version among them."""
-        cdef int32_t k, i, node, h
+        """Bring the live owners of every key to the newest version among the
+        live owners on their side (all of them when nothing is cut)."""
+        cdef int32_t k, i, j, node, other, h
         cdef int64_t p
         cdef double bt
         cdef int64_t bv
         self.ae_rounds += 1
+        self._merkle()
         for k in range(self.K):
             h = self.home[k]
-            bt = -INFINITY
-            bv = 0
             for i in range(self.N):
                 node = (h + i) % self.M
-                p = <int64_t>node * self.K + k
-                if self.alive[node] and newer(self.st_ts[p], self.st_val[p], bt, bv):
-                    bt = self.st_ts[p]
-                    bv = self.st_val[p]
-            for i in range(self.N):
-                node = (h + i) % self.M
-                if self.alive[node] and self._apply(node, k, bt, bv):
+                if not self.alive[node]:
+                    continue
+                bt = -INFINITY
+                bv = 0
+                for j in range(self.N):
+                    other = (h + j) % self.M
+                    p = <int64_t>other * self.K + k
+                    if (self.alive[other] and self.side[other] == self.side[node]
+                            and newer(self.st_ts[p], self.st_val[p], bt, bv)):
+                        bt = self.st_ts[p]
+                        bv = self.st_val[p]
+                if self._apply(node, k, bt, bv):
                     self.ae_keys += 1
         ev_schedule(&self.ev, 1, t + self.ae_period if self.completed < self.ops else INFINITY)
         return 0
@@ -958,7 +1144,7 @@ cdef class Simulation:
         self.op_invoke[op] = t
         self.op_kind[op] = <int8_t>cl.kind
         cl.deadline = t + self.timeout
-        n = self._targets(cl.key)
+        n = self._targets(cl.key, cl.home)
         if n == 0:
             # no node to send it to
             if cl.kind == OP_WRITE:
@@ -985,12 +1171,12 @@ cdef class Simulation:
         cdef int64_t b
         cdef Rec* rc
         cdef int32_t s
-        if not self.alive[co]:
+        if not self.alive[co] or self.side[co] != self.side[cl.home]:
             cl.state = CL_LOST
             cl.t_phase = INFINITY
             self._sched(c)
             return 0
-        n = self._targets(cl.key)
+        n = self._targets(cl.key, co)
         if cl.kind == OP_WRITE:
             need = self.W
         elif self.repair == RR_BLOCKING:
@@ -1045,8 +1231,9 @@ cdef class Simulation:
                                   cl.value, t + dist_draw(&self.leg[0], &self.r_net))
                 self.msg[s].owner = self.rt_owner[b + j]
             else:
-                self._new_msg(M_READ, self.rt_node[b + j], cl.key, ri, j, 0.0, 0,
-                              t + dist_draw(&self.leg[2], &self.r_net))
+                s = self._new_msg(M_READ, self.rt_node[b + j], cl.key, ri, j, 0.0, 0,
+                                  t + dist_draw(&self.leg[2], &self.r_net))
+            self.msg[s].src = co
         cl.state = CL_WAIT
         cl.t_phase = INFINITY
         self._sched(c)

@@ -27,7 +27,17 @@ exact definitions. In short:
   seconds later the live replica with the highest applied position leads, the
   old leader's entries beyond its log are lost, and the new leader sends the
   others what they miss. Clients time out, retry against the new leader, then
-  give up (a read fails, a write ends as *info*).
+  give up (a read fails, a write ends as *info*);
+- partitions (CP, ``partitions="2s-5s:{0}|{1,2}"``): client c sits beside
+  replica c mod n and is refused (*unavailable*) while the leader is on
+  another side; entries and acknowledgements across a cut are held until it
+  heals (as in :mod:`.multileader`); a leader whose side holds no majority
+  steps down when its lease (``lease``, default ``detect``) runs out, and the
+  most up-to-date replica of the majority side is promoted (the failover
+  above); ``availability``, ``availability_cut``, ``availability_minority``,
+  ``availability_majority``: the share of operations that succeeded (see
+  :func:`.partitions.availability_by_side`), ``unavailable`` (refused
+  attempts), ``held`` (deliveries held by a cut), ``stepdowns``.
 
 >>> sync = simulate(n=3, mode="sync", reads="follower", clients=4, ops=3000, keys=5, seed=1)
 >>> sync.counters["ryw"], sync.counters["failed"]
@@ -287,7 +297,7 @@ def simulate(n: int = 3, mode: str = "async", reads: str = "follower", clients: 
              ops: int = 100_000, read_fraction: float = 0.9, keys: int = 1000, skew: float = 0.0,
              delays="exp:mean=1ms", rate=None, think=0.0, crash_at=None, detect: float = 0.5,
              seed: int = 0, history: bool = False, *, client_delays=None, timeout: float = 1.0,
-             retries: int = 3) -> LeaderResult:
+             retries: int = 3, partitions=None, lease=None) -> LeaderResult:
     """Simulate single-leader replication and measure lag, session guarantees,
     latency and failover losses.
 
@@ -315,12 +325,17 @@ def simulate(n: int = 3, mode: str = "async", reads: str = "follower", clients: 
       up-to-date one; a client's request times out after ``timeout`` seconds and
       is retried against the leader of the moment ``retries`` times, then
       fails (a read) or ends as *info* (a write: it may have taken effect);
-    - ``history``: record every operation (costs about 40 bytes each).
+    - ``history``: record every operation (costs about 40 bytes each);
+    - ``partitions``: ``"2s-5s:{0}|{1,2}"`` (``;`` between several) or
+      ``[(start, end, [{0}, {1, 2}])]``; ``lease``: the leader's lease in
+      seconds (default ``detect``; a lease longer than ``detect`` delays the
+      election until it runs out); see the module's docstring. Not with ``crash_at``.
     """
     import pandas as pd
 
     sim, settings = _build(n, mode, reads, clients, ops, read_fraction, keys, skew, delays, rate, think,
-                           crash_at, detect, seed, history, client_delays, timeout, retries)
+                           crash_at, detect, seed, history, client_delays, timeout, retries, partitions,
+                           lease)
     t0 = time.perf_counter()
     sim.run()
     wall = time.perf_counter() - t0
@@ -329,7 +344,7 @@ def simulate(n: int = 3, mode: str = "async", reads: str = "follower", clients: 
 
 def _build(n=3, mode="async", reads="follower", clients=10, ops=100_000, read_fraction=0.9, keys=1000,
            skew=0.0, delays="exp:mean=1ms", rate=None, think=0.0, crash_at=None, detect=0.5, seed=0,
-           history=False, client_delays=None, timeout=1.0, retries=3):
+           history=False, client_delays=None, timeout=1.0, retries=3, partitions=None, lease=None):
     """Check the arguments of :func:`simulate` and set up the simulation (not run
     yet: the tests step it and call its ``_check()`` between steps)."""
     n = _whole(n, "n", 1)
@@ -364,6 +379,13 @@ def _build(n=3, mode="async", reads="follower", clients=10, ops=100_000, read_fr
             raise ValueError(f"{len(crashes)} leader crash(es) need n >= {len(crashes) + 1}, got n={n}")
         if np.any(np.diff(crashes) <= detect):
             raise ValueError(f"crash times must be more than detect={detect:g} s apart, got {crash_at!r}")
+    from .partitions import parse_partitions, timeline
+
+    parts = parse_partitions(partitions, n, "replica")
+    cut = timeline(parts, n) if parts else None
+    lease = detect if lease is None else _real(lease, "lease")
+    if cut is not None and len(crashes):
+        raise ValueError("crash_at and partitions cannot be combined (yet)")
     cdf = None
     if skew > 0:
         w = np.arange(1, keys + 1, dtype=np.float64) ** -skew
@@ -373,12 +395,16 @@ def _build(n=3, mode="async", reads="follower", clients=10, ops=100_000, read_fr
                     clients=clients, ops=ops, read_fraction=read_fraction, keys=keys, skew=skew,
                     delays=_shown(delays, net), client_delays=_shown(client_delays, cli),
                     rate=rate, think=_shown(think, th), crash_at=None if crash_at is None else crashes.tolist(),
-                    detect=detect, timeout=timeout, retries=retries, seed=seed, history=history)
+                    detect=detect, timeout=timeout, retries=retries, seed=seed, history=history,
+                    partitions=[(a, b, [sorted(g) for g in gs]) for a, b, gs in parts] or None,
+                    lease=lease if parts else None)
     kinds = _leader.DISTS
     sim = _leader.Simulation(
         n, _leader.MODES[mode_name], k, _leader.READS[reads], clients, ops, read_fraction, keys, cdf,
         (kinds[net[0]], net[1], net[2]), (kinds[cli[0]], cli[1], cli[2]), (kinds[th[0]], th[1], th[2]),
-        rate if rate is not None else 0.0, crashes, detect, timeout, retries, bool(history), seed)
+        rate if rate is not None else 0.0, crashes, detect, timeout, retries, bool(history) or cut is not None,
+        seed, cut, lease)
+    settings["_cut"] = cut
     return sim, settings
 
 
@@ -433,6 +459,11 @@ def _result(sim, settings: dict, wall: float, pd) -> LeaderResult:
     sessions.index.name = "client"
 
     reads_ok = int(np.count_nonzero(ok & (o["kind"] == 0)))
+    from .partitions import availability_by_side
+
+    cut = settings.pop("_cut", None)
+    avail = availability_by_side(ok, o["client"] % n if "client" in o else np.zeros(len(ok), np.int64),
+                                 o["invoke"] if "invoke" in o else o["done"] - o["latency"], cut, n)
     counters = {
         "ops_done": int(sim.completed), "ok": int(np.count_nonzero(ok)),
         "failed": int(np.count_nonzero(o["status"] == 2)), "info": int(np.count_nonzero(o["status"] == 3)),
@@ -449,6 +480,7 @@ def _result(sim, settings: dict, wall: float, pd) -> LeaderResult:
         "sim_seconds": float(sim.now), "events": int(sim.events), "wall_seconds": wall,
         "events_per_s": sim.events / wall if wall > 0 else math.nan,
         "ops_per_s": sim.completed / wall if wall > 0 else math.nan,
+        **avail, "unavailable": int(sim.unavailable), "held": int(sim.held), "stepdowns": int(sim.stepdowns),
     }
 
     hist = None

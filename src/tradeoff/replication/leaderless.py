@@ -33,7 +33,22 @@ What it measures, from the operations' records:
   time since the newest committed write's commit (:meth:`LeaderlessResult.visibility`);
 - unavailable requests (fewer than R or W targets reachable: a definite
   failure), timeouts, hints stored and delivered, read repairs sent and
-  applied, anti-entropy rounds and copies exchanged.
+  applied, anti-entropy rounds and copies exchanged, and what a Merkle-tree
+  exchange of them would cost (Dynamo 4.7; ``ae_merkle_hashes``,
+  ``ae_merkle_keys``, ``ae_merkle_bytes``) against a full exchange
+  (``ae_full_keys``, ``ae_full_bytes``);
+- under ``partitions`` (CAP, Gilbert and Lynch, "Brewer's conjecture and the
+  feasibility of consistent, available, partition-tolerant web services",
+  SIGACT News 2002): a coordinator reaches only the replicas on its side, so
+  strict quorums that cannot gather R or W there fail (CP when R + W > N) and
+  sloppy ones take fallbacks on the side with hinted handoff (AP); messages
+  across a cut are held until it heals (as in :mod:`.multileader`); client c
+  sits beside node c mod ``nodes``. ``availability`` is the share of the
+  operations answered successfully, ``availability_cut`` that of the
+  operations invoked while some partition was on, ``availability_minority``
+  and ``availability_majority`` those of the clients on a side holding at most
+  half / more than half of the nodes then (only with a partition); ``held``:
+  deliveries held by a cut.
 
 >>> r = simulate(n=3, r=1, w=1, clients=8, ops=4000, keys=5, latency="exp:mean=1ms", seed=1)
 >>> r.counters["stale"] > 0, r.counters["unavailable"]
@@ -57,11 +72,16 @@ import numpy as np
 
 from . import _leaderless
 from .leader import _pct, _real, _shown, _whole, parse_delays
+from .partitions import availability_by_side, parse_partitions, timeline
 
 __all__ = ["simulate", "LeaderlessResult", "REPAIRS", "parse_failures"]
 
 #: read repair modes
 REPAIRS = ("off", "async", "blocking")
+#: bytes of one Merkle hash comparison (an 8-byte hash each way) and of one key
+#: sent by anti-entropy (key, timestamp, value: 8 bytes each)
+MERKLE_HASH_BYTES = 16
+KEY_BYTES = 24
 #: samples drawn per leg from a latency model (resampled uniformly by the simulation)
 LEG_SAMPLES = 1 << 18
 #: default edges (ms) of the t-visibility bins
@@ -270,7 +290,7 @@ def simulate(n: int = 3, r: int = 2, w: int = 2, *, nodes=None, read_repair: str
              sloppy: bool = False, clients: int = 10, ops: int = 100_000, read_fraction: float = 0.9,
              keys: int = 1000, skew: float = 0.0, latency="exp:mean=1ms", client_latency=0.0,
              think=0.0, failures=None, anti_entropy=None, clock_skew=0.0, timeout: float = 1.0,
-             seed: int = 0, history: bool = False) -> LeaderlessResult:
+             seed: int = 0, history: bool = False, partitions=None, merkle_leaves: int = 16) -> LeaderlessResult:
     """Simulate a leaderless store and measure staleness, latency and availability.
 
     - ``n`` replicas per key, read quorum ``r`` and write quorum ``w`` (1..n);
@@ -292,7 +312,11 @@ def simulate(n: int = 3, r: int = 2, w: int = 2, *, nodes=None, read_repair: str
     - ``anti_entropy``: the period (s) of the replicas' synchronisation (None: off);
     - ``clock_skew``: each node's clock is off by a uniform draw in
       [-clock_skew, clock_skew] seconds (or give the offsets, one per node);
-    - ``history``: keep one row per operation for :meth:`LeaderlessResult.write_history`.
+    - ``history``: keep one row per operation for :meth:`LeaderlessResult.write_history`;
+    - ``partitions``: ``"2s-5s:{0,1}|{2}"`` (``;`` between several; nodes
+      0..nodes-1) or ``[(start, end, [{0, 1}, {2}])]``: see the module's docstring;
+    - ``merkle_leaves``: leaves of the Merkle tree per key range (a power of
+      two) whose exchange anti-entropy measures (``ae_merkle_*`` counters).
 
     Bad arguments raise ValueError naming the argument.
     """
@@ -300,7 +324,7 @@ def simulate(n: int = 3, r: int = 2, w: int = 2, *, nodes=None, read_repair: str
 
     sim, settings = _build(n, r, w, nodes, read_repair, sloppy, clients, ops, read_fraction, keys, skew,
                            latency, client_latency, think, failures, anti_entropy, clock_skew, timeout,
-                           seed, history)
+                           seed, history, partitions, merkle_leaves)
     t0 = time.perf_counter()
     sim.run()
     wall = time.perf_counter() - t0
@@ -309,7 +333,8 @@ def simulate(n: int = 3, r: int = 2, w: int = 2, *, nodes=None, read_repair: str
 
 def _build(n=3, r=2, w=2, nodes=None, read_repair="off", sloppy=False, clients=10, ops=100_000,
            read_fraction=0.9, keys=1000, skew=0.0, latency="exp:mean=1ms", client_latency=0.0, think=0.0,
-           failures=None, anti_entropy=None, clock_skew=0.0, timeout=1.0, seed=0, history=False):
+           failures=None, anti_entropy=None, clock_skew=0.0, timeout=1.0, seed=0, history=False,
+           partitions=None, merkle_leaves=16):
     """Check the arguments of :func:`simulate` and set up the simulation (not run
     yet: the tests step it and call its ``_check()`` between steps)."""
     n = _whole(n, "n", 1, 1 << 16)
@@ -351,6 +376,20 @@ def _build(n=3, r=2, w=2, nodes=None, read_repair="off", sloppy=False, clients=1
             raise ValueError(f"clock_skew: give {nodes} finite offsets (one per node), got shape {offsets.shape}")
         shown_skew = f"array[{nodes}]"
     fail = parse_failures(failures, nodes)
+    merkle_leaves = _whole(merkle_leaves, "merkle_leaves", 1, 1 << 20)
+    if merkle_leaves & (merkle_leaves - 1):
+        raise ValueError(f"merkle_leaves must be a power of two, got {merkle_leaves}")
+    parts = parse_partitions(partitions, nodes, "node")
+    cut = None
+    if parts:
+        seg_t, sides = timeline(parts, nodes)
+        cut = (seg_t, sides)
+        # the segment changes join the failure schedule (up = 2), after the
+        # crashes and recoveries of the same instant
+        rows = sorted([(float(t), 0, i, int(nd), int(u)) for i, (t, nd, u) in enumerate(zip(*fail))]
+                      + [(float(seg_t[g]), 1, g, g, 2) for g in range(1, len(seg_t))])
+        fail = (np.array([r[0] for r in rows], np.float64), np.array([r[3] for r in rows], np.int32),
+                np.array([r[4] for r in rows], np.int8))
     if not isinstance(history, (bool, np.bool_)):
         raise ValueError(f"history must be True or False, got {history!r}")
     cdf = None
@@ -363,12 +402,14 @@ def _build(n=3, r=2, w=2, nodes=None, read_repair="off", sloppy=False, clients=1
                     client_latency=_shown(client_latency, cli), think=_shown(think, th),
                     failures=None if failures is None else [tuple(f) for f in failures],
                     anti_entropy=anti_entropy if anti_entropy is None else ae, clock_skew=shown_skew,
-                    timeout=timeout, seed=seed, history=bool(history))
+                    timeout=timeout, seed=seed, history=bool(history),
+                    partitions=[(a, b, [sorted(g) for g in gs]) for a, b, gs in parts] or None)
     kinds = _leaderless.DISTS
     sim = _leaderless.Simulation(
         n, nodes, r, w, _leaderless.REPAIRS[read_repair], bool(sloppy), clients, ops, read_fraction, keys, cdf,
         [(kinds[k], m, a) for k, m, a in legs], (kinds[cli[0]], cli[1], cli[2]), (kinds[th[0]], th[1], th[2]),
-        timeout, offsets, fail, ae, bool(history), seed)
+        timeout, offsets, fail, ae, bool(history), seed, cut, merkle_leaves)
+    settings["_cut"] = cut
     return sim, settings
 
 
@@ -432,6 +473,9 @@ def _result(sim, settings: dict, wall: float, pd) -> LeaderlessResult:
     k999 = int(np.percentile(behind, 99.9, method="higher")) + 1 if reads_ok else 0
     sessions = pd.DataFrame(sess)
     sessions.index.name = "client"
+    cut = settings.pop("_cut", None)
+    avail = availability_by_side(o["status"] == 1, o["client"] % settings["nodes"], o["invoke"], cut,
+                                 settings["nodes"])
     counters = {
         "ops_done": int(sim.completed), "ok": int(np.count_nonzero(ok)),
         "failed": int(np.count_nonzero(o["status"] == 2)), "info": int(np.count_nonzero(o["status"] == 3)),
@@ -444,7 +488,12 @@ def _result(sim, settings: dict, wall: float, pd) -> LeaderlessResult:
         "hints_stored": int(sim.hints_stored), "hints_delivered": int(sim.hints_delivered),
         "repairs_sent": int(sim.repairs_sent), "repairs_applied": int(sim.repairs_applied),
         "ae_rounds": int(sim.ae_rounds), "ae_keys": int(sim.ae_keys),
+        "ae_merkle_hashes": int(sim.ae_merkle_hashes), "ae_merkle_keys": int(sim.ae_merkle_keys),
+        "ae_full_keys": int(sim.ae_full_keys),
+        "ae_merkle_bytes": MERKLE_HASH_BYTES * int(sim.ae_merkle_hashes) + KEY_BYTES * int(sim.ae_merkle_keys),
+        "ae_full_bytes": KEY_BYTES * int(sim.ae_full_keys),
         "messages": int(sim.messages), "dropped": int(sim.dropped), "orphaned": int(sim.orphaned),
+        "held": int(sim.held), **avail,
         "throughput": float(np.count_nonzero(ok)) / span if span > 0 else math.nan,
         "sim_seconds": float(sim.now), "events": int(sim.events), "wall_seconds": wall,
         "events_per_s": sim.events / wall if wall > 0 else math.nan,

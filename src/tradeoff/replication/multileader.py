@@ -47,14 +47,14 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import _multileader
-from .leader import _duration, _pct, _real, _shown, _whole, parse_delays
+from .leader import _pct, _real, _shown, _whole, parse_delays
+from .partitions import availability_by_side, parse_partitions, timeline
 
 __all__ = ["simulate", "MultiLeaderResult", "POLICIES", "parse_partitions", "parse_failures", "lww_losses"]
 
@@ -62,56 +62,6 @@ __all__ = ["simulate", "MultiLeaderResult", "POLICIES", "parse_partitions", "par
 POLICIES = tuple(_multileader.POLICIES)
 #: samples drawn from a latency model (resampled uniformly by the simulation)
 DELAY_SAMPLES = 1 << 16
-
-_GROUPS = re.compile(r"\{([^{}]*)\}")
-
-
-def parse_partitions(spec, m: int):
-    """Partitions between leaders as ``[(start, end, groups)]`` (seconds; groups
-    a list of sets of leaders covering 0..m-1), from ``"2s-5s:{0}|{1,2}"``
-    (several joined by ``;``: during [2 s, 5 s) leader 0 is cut off from 1 and
-    2), or from such tuples already.
-
-    >>> parse_partitions("2s-5s:{0}|{1,2}", 3)
-    [(2.0, 5.0, [{0}, {1, 2}])]
-    """
-    if spec is None or spec == "" or spec == []:
-        return []
-    if isinstance(spec, str):
-        items = []
-        for part in filter(None, (p.strip() for p in spec.split(";"))):
-            span, sep, groups = part.partition(":")
-            a, dash, b = span.partition("-")
-            if not sep or not dash:
-                raise ValueError(f"partitions: cannot read {part!r} (e.g. 2s-5s:{{0}}|{{1,2}})")
-            found = _GROUPS.findall(groups)
-            if len(found) < 2 or _GROUPS.sub("", groups).replace("|", "").strip():
-                raise ValueError(f"partitions: {part!r} needs groups like {{0}}|{{1,2}}")
-            sets = []
-            for g in found:
-                try:
-                    sets.append({int(x) for x in g.replace(" ", "").split(",") if x})
-                except ValueError:
-                    raise ValueError(f"partitions: leaders must be numbers in {part!r}") from None
-            items.append((_duration(a, "partitions"), _duration(b, "partitions"), sets))
-        spec = items
-    out = []
-    for i, item in enumerate(spec):
-        try:
-            start, end, groups = item
-        except (TypeError, ValueError):
-            raise ValueError(f"partitions[{i}] must be (start, end, groups), got {item!r}") from None
-        start = _real(start, f"partitions[{i}] start")
-        end = _real(end, f"partitions[{i}] end")
-        if end <= start:
-            raise ValueError(f"partitions[{i}]: end must be after start, got {start:g}-{end:g}")
-        sets = [set(g) for g in groups]
-        members = sorted(x for g in sets for x in g)
-        if members != list(range(m)) or any(not g for g in sets):
-            raise ValueError(f"partitions[{i}]: the groups must hold each leader 0..{m - 1} once, got {groups!r}")
-        out.append((start, end, sets))
-    return out
-
 
 def parse_failures(failures, m: int):
     """``[(leader, down_at, up_at)]`` (``up_at`` None or inf: never back) -> per
@@ -272,6 +222,9 @@ class MultiLeaderResult:
     ``stale`` reads, ``stale_pct``, ``behind_mean`` (writes missed per stale
     read), ``converged``, ``convergence_s`` (from the last write until every
     leader holds the same state), ``held`` (messages delayed by a cut),
+    ``availability`` (share of the operations that succeeded) and, under
+    partitions, ``availability_cut``, ``availability_minority``,
+    ``availability_majority`` (:func:`.partitions.availability_by_side`),
     ``read_p50_ms``, ``read_p99_ms``, ``write_p50_ms``, ``write_p99_ms``,
     ``sim_seconds``, ``events``, ``wall_seconds``, ``ops_per_s`` (operations per
     wall-clock second).
@@ -311,7 +264,7 @@ class MultiLeaderResult:
         if h is None:
             raise ValueError("no history was recorded: run simulate(..., history=True)")
         policy = self.settings["policy"]
-        o, wa = self.ops, self.writes
+        o = self.ops
         n = len(o["kind"])
         lines = []
         for op in range(n):
@@ -492,6 +445,8 @@ def _result(sim, settings: dict, wall: float, pd) -> MultiLeaderResult:
         "stale": int(sim.stale), "stale_pct": 100.0 * sim.stale / n_reads if n_reads else math.nan,
         "behind_mean": sim.behind / sim.stale if sim.stale else 0.0,
         "converged": converged, "convergence_s": convergence, "held": int(sim.held),
+        **availability_by_side(ok, o["client"] % m, o["invoke"],
+                               timeline(settings["partitions"], m) if settings["partitions"] else None, m),
         "read_p50_ms": 1e3 * _pct(lat[reads], 50), "read_p99_ms": 1e3 * _pct(lat[reads], 99),
         "write_p50_ms": 1e3 * _pct(lat[ok & (o["kind"] == 1)], 50),
         "write_p99_ms": 1e3 * _pct(lat[ok & (o["kind"] == 1)], 99),

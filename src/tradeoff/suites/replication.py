@@ -22,6 +22,14 @@ Scenarios (deterministic, but for the wall-clock figures they report):
   the wait until 99.9% are (N=3, R=W=1, 1M trials), beside the PBS paper's figures.
 - ``quorum_availability``: per consistency level, the share of the ways 0..3 of 3
   replicas can be down in which it can still be served.
+- ``cap_partition``: CP against AP under one partition (3 nodes, node 0 cut off
+  from 1 and 2 for 2 s): single leader with a lease (semisync, leader reads),
+  majority quorums with blocking read repair, one-replica quorums, multi-leader
+  last-writer-wins: availability overall and per side, stale reads,
+  acknowledged writes lost, conflicts.
+- ``multileader_conflicts``: LWW (with 5 ms of clock skew), version vectors and a
+  PN-counter CRDT on the same writes: conflicts, lost updates, siblings,
+  convergence time.
 
 The SimPy peer is skipped with a notice where ``simpy`` is not installed.
 """
@@ -332,3 +340,54 @@ def quorum_availability(level):
     out = {"replicas": quorum.required(level, 3), "overlaps": quorum.overlaps(level, level, 3)}
     out.update({f"down_{k}": float(row[k]) for k in row.index})
     return out
+
+
+#: cap_partition: the schedule and the workload (small: a second or so for all four)
+CAP_CUT = "1s-3s:{0}|{1,2}"
+CAP_OPS = 30_000
+CAP_SCHEMES = ["leader:semisync=1", "leaderless:R=2,W=2,blocking", "leaderless:R=1,W=1", "multileader:lww"]
+
+
+@scenario(params={"scheme": CAP_SCHEMES}, compare="scheme")
+def cap_partition(scheme, seed):
+    """What a partition does (Gilbert and Lynch, SIGACT News 2002): 3 nodes, node 0
+    cut off from nodes 1 and 2 during [1 s, 3 s); 10 closed-loop clients (client c
+    beside node c mod 3), 30k operations (90% reads) over 100 keys, exponential
+    one-way delays of mean 1 ms, client timeouts of 0.1 s. CP: a single leader with
+    a 0.2 s lease that steps down in the minority (semisync=1, reads at the leader),
+    or R = W = 2 quorums with blocking read repair; AP: R = W = 1 quorums, or three
+    leaders with last-writer-wins. Availability is the share of the operations
+    answered successfully: overall, during the cut, and on its minority and
+    majority sides."""
+    from tradeoff.replication import leader, leaderless, multileader
+
+    common = dict(clients=10, ops=CAP_OPS, read_fraction=0.9, keys=100, partitions=CAP_CUT, seed=seed)
+    if scheme.startswith("leader:"):
+        r = leader.simulate(n=3, mode=scheme.partition(":")[2], reads="leader", delays="exp:mean=1ms",
+                            detect=0.2, timeout=0.1, **common).to_dict()
+    elif scheme.startswith("leaderless:"):
+        q = 2 if "R=2" in scheme else 1
+        r = leaderless.simulate(n=3, r=q, w=q, read_repair="blocking" if q == 2 else "off",
+                                latency="exp:mean=1ms", client_latency="exp:mean=1ms", timeout=0.1,
+                                **common).to_dict()
+    else:
+        r = multileader.simulate(m=3, policy="lww", delays="exp:mean=1ms", **common).to_dict()
+        r["lost_acked"] = r["lost_updates"]
+    keep = ("availability", "availability_cut", "availability_minority", "availability_majority", "stale",
+            "lost_acked", "conflicts", "held", "write_p99_ms", "read_p99_ms")
+    return {k: float(r.get(k, float("nan"))) for k in keep}
+
+
+@scenario(params={"policy": ["lww", "vv", "crdt"]}, compare="policy")
+def multileader_conflicts(policy, seed):
+    """Three leaders, 6 clients, 20k operations (half writes) over 10 keys, 50 ms
+    one-way delays between leaders, clocks skewed by up to 5 ms: conflicts, lost
+    updates (LWW: acknowledged writes silently dropped), final siblings (vv) and
+    the time to converge after the last write."""
+    from tradeoff.replication import multileader
+
+    r = multileader.simulate(m=3, policy=policy, clients=6, ops=20_000, read_fraction=0.5, keys=10,
+                             delays="exp:mean=50ms", skew=0.005, seed=seed).counters
+    return {"conflicts": float(r["conflicts"]), "lost_updates": float(r["lost_updates"]),
+            "final_siblings": float(r.get("final_siblings", float("nan"))), "stale_pct": float(r["stale_pct"]),
+            "convergence_ms": 1e3 * float(r["convergence_s"])}
