@@ -415,6 +415,7 @@ def run_servers(*, servers: str = "redis,memcached", values: str = "100,10k,100k
                                          f"{cl} client{'s' if cl > 1 else ''}")
                             rows.append(dict(throughput(server, op=op, value_size=size, pipeline=depth,
                                                         requests=n_req, clients=cl), clients=cl))
+        with start(s, memory_mb=64, threads=threads) as server:   # a fresh one: no slabs from the rows above
             mem.append(memory_per_key(server, keys=20_000, value_size=100))
     ev = eviction(keys, configs=[f"{a}:{b}:{c}" if a == "redis" else a for a, b, c in plan], memory_mb=memory_mb,
                   value_size=eviction_value, progress=progress) if plan else None
