@@ -96,3 +96,24 @@ def test_ab_outside_a_repository(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, stdout, stderr = cli("ab", "HEAD", "bench.py")
     assert code == 2 and "git repository" in stderr
+
+
+def test_ab_counting_instructions_is_exact(project, tmp_path):
+    """Counted, the slowdown is certain: the same count for a revision against itself,
+    and about three times the instructions for three times the work."""
+    from tradeoff.harness.servers import missing_notice
+
+    notice = missing_notice("valgrind")
+    if notice:
+        pytest.skip(notice)
+    code, stdout, stderr = cli("ab", "fast", "HEAD", "bench.py", "--measure", "instructions", "-o", tmp_path / "c")
+    assert code == 1, stderr
+    base = pyperf.BenchmarkSuite.load(str(tmp_path / "c-base.json")).get_benchmarks()[0]
+    head = pyperf.BenchmarkSuite.load(str(tmp_path / "c-head.json")).get_benchmarks()[0]
+    assert base.get_metadata()["unit"] == "integer"
+    assert 2.5 < head.get_values()[0] / base.get_values()[0] < 4   # ints above 256 are allocated
+    code, stdout, stderr = cli("ab", "HEAD", "HEAD", "bench.py", "--measure", "instructions", "-o", tmp_path / "d")
+    assert code == 0 and "0 slower" in stdout
+    same = [pyperf.BenchmarkSuite.load(str(tmp_path / f"d-{s}.json")).get_benchmarks()[0].get_values()[0]
+            for s in ("base", "head")]
+    assert same[0] == same[1]

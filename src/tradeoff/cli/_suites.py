@@ -203,13 +203,16 @@ def history(results_files, patterns, threshold, alpha, fmt, plot, html_path) -> 
 @click.option("--threshold", default="5%", show_default=True, help="Smallest slowdown that fails, as compare takes it.")
 @click.option("--alpha", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=0.01,
               show_default=True)
+@click.option("--measure", type=click.Choice(["time", "instructions"]), default="time", show_default=True,
+              help="instructions: count each side's instructions per operation once under callgrind "
+                   "(deterministic; needs valgrind) instead of timing rounds.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Results stem: writes STEM-base.json and STEM-head.json (default: results/ab-SUITE-DATE).")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
-def ab(base, refs_and_suite, patterns, params, rounds, processes, values, threshold, alpha, seed, output, fmt,
-       quiet) -> int:
+def ab(base, refs_and_suite, patterns, params, rounds, processes, values, threshold, alpha, measure, seed, output,
+       fmt, quiet) -> int:
     """Time two revisions of this git repository against each other, in alternating
     rounds on the same machine; exit 1 on a regression, as compare does.
 
@@ -228,7 +231,7 @@ def ab(base, refs_and_suite, patterns, params, rounds, processes, values, thresh
     head, suite = (refs_and_suite if len(refs_and_suite) == 2 else ("HEAD", refs_and_suite[0]))
     result, paths = run_ab(base=base, head=head, suite=suite, patterns=patterns, params=params, rounds=rounds,
                            processes=processes, values=values, threshold=parse_threshold(threshold), alpha=alpha,
-                           seed=seed, output=output, progress=progress(quiet))
+                           seed=seed, output=output, measure=measure, progress=progress(quiet))
     for p in paths:
         click.echo(f"wrote {p}", err=True)
     click.echo(result.render(fmt).rstrip("\n"))

@@ -158,10 +158,12 @@ def _suite_for(side: Side, suite: str, repo: Path) -> str:
 
 def run_ab(*, base: str, head: str = "HEAD", suite: str, patterns=(), params=(), rounds: int = 10,
            processes: int = 2, values: int = 3, threshold: float = 0.05, alpha: float = 0.01, seed: int = 42,
-           output: str | None = None, progress: Note | None = None):
-    """Build both revisions, time every selected case in alternating rounds, write
-    the two sides' results (``OUTPUT-base.json``, ``OUTPUT-head.json``) and return
-    (the Comparison, the two paths)."""
+           output: str | None = None, measure: str = "time", progress: Note | None = None):
+    """Build both revisions, time every selected case in alternating rounds (or,
+    with ``measure="instructions"``, count each side's instructions once under
+    callgrind: see :func:`.run.count_case`), write the two sides' results
+    (``OUTPUT-base.json``, ``OUTPUT-head.json``) and return (the Comparison, the
+    two paths)."""
     import pyperf
 
     from . import results
@@ -172,6 +174,16 @@ def run_ab(*, base: str, head: str = "HEAD", suite: str, patterns=(), params=(),
     for what, v in (("--rounds", rounds), ("--processes", processes), ("--values", values)):
         if not isinstance(v, int) or v < 1:
             raise UserError(f"{what} must be a whole number >= 1, got {v!r}")
+    if measure not in ("time", "instructions"):
+        raise UserError(f"unknown measure {measure!r} (time or instructions)")
+    valgrind = None
+    if measure == "instructions":
+        from .servers import find_binary
+
+        valgrind = find_binary("valgrind")
+        if valgrind is None:
+            raise UserError("--measure instructions needs valgrind (apt-get install valgrind)")
+        rounds = 1
     repo = repo_root()
     sides = []
     for label, ref in (("base", base), ("head", head)):
@@ -210,6 +222,17 @@ def run_ab(*, base: str, head: str = "HEAD", suite: str, patterns=(), params=(),
                 for side in order:
                     out = os.path.join(work, f"{side.label}-{time.monotonic_ns()}.json")
                     o = RunOptions(suite=_suite_for(side, suite, repo), params=list(params), seed=seed)
+                    if valgrind is not None:
+                        from .run import CaseFailed, CaseSkipped, count_case
+
+                        try:
+                            b = count_case(o, case, work, valgrind, python=side.python, cwd=str(side.tree))
+                        except (CaseFailed, CaseSkipped) as exc:
+                            raise UserError(f"{case.name} at {side.ref}: {exc}") from None
+                        b.update_metadata({**case_metadata(case, seed), **meta,
+                                           "tradeoff_git_commit": side.commit[:12], "tradeoff_ab_side": side.label})
+                        benches[(case.name, side.label)] = b
+                        continue
                     first = benches.get((case.name, "base"))
                     # every process of both sides runs the loops the first one calibrated
                     loops = first.get_metadata().get("loops") if first is not None else None

@@ -247,7 +247,8 @@ def time_case(opts: RunOptions, case: Case, workdir: str, how: Plan | None = Non
     return suite.get_benchmarks()[0]
 
 
-def count_case(opts: RunOptions, case: Case, workdir: str, valgrind: str):
+def count_case(opts: RunOptions, case: Case, workdir: str, valgrind: str, python: str | None = None,
+               cwd: str | None = None):
     """Count the instructions of a timed case under callgrind; return a one-value
     pyperf Benchmark (unit ``integer``) holding the instructions per operation.
 
@@ -268,7 +269,7 @@ def count_case(opts: RunOptions, case: Case, workdir: str, valgrind: str):
     cmd = [valgrind, "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
     if opts.cache_sim:
         cmd.append("--cache-sim=yes")
-    cmd += [sys.executable, "-m", "tradeoff.harness.worker", "--suite", opts.suite, "--case", case.name,
+    cmd += [python or sys.executable, "-m", "tradeoff.harness.worker", "--suite", opts.suite, "--case", case.name,
             "--seed", str(opts.seed)]
     for item in opts.params:
         cmd += ["--param", item]
@@ -276,7 +277,7 @@ def count_case(opts: RunOptions, case: Case, workdir: str, valgrind: str):
     env = dict(os.environ, PYTHONHASHSEED="0")
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, "1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
     try:
         stdout, stderr = proc.communicate()
     except BaseException:
