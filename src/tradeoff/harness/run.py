@@ -219,6 +219,18 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def _worker_marks(stderr: str) -> None:
+    """Act on a worker's marked lines: pass its notes on (data it wrote), raise
+    CaseSkipped or CaseFailed for its skip or error."""
+    for line in stderr.splitlines():
+        if line.startswith(NOTE_MARK):
+            print(line, file=sys.stderr, flush=True)
+        if line.startswith(SKIP_MARK):
+            raise CaseSkipped(line[len(SKIP_MARK):].strip())
+        if line.startswith(ERROR_MARK):
+            raise CaseFailed(line[len(ERROR_MARK):].strip())
+
+
 def time_case(opts: RunOptions, case: Case, workdir: str, how: Plan | None = None,
               loops: int | None = None):
     """Run one round of a timed case under pyperf; return its pyperf Benchmark."""
@@ -232,13 +244,7 @@ def time_case(opts: RunOptions, case: Case, workdir: str, how: Plan | None = Non
     except BaseException:
         _stop(proc)
         raise
-    for line in stderr.splitlines():
-        if line.startswith(NOTE_MARK):       # a worker's word for the user (data it wrote)
-            print(line, file=sys.stderr, flush=True)
-        if line.startswith(SKIP_MARK):
-            raise CaseSkipped(line[len(SKIP_MARK):].strip())
-        if line.startswith(ERROR_MARK):
-            raise CaseFailed(line[len(ERROR_MARK):].strip())
+    _worker_marks(stderr)
     if proc.returncode != 0 or not os.path.exists(out):
         tail = [ln for ln in (stderr + stdout).strip().splitlines() if ln.strip()]
         raise CaseFailed(tail[-1] if tail else f"pyperf exited with status {proc.returncode}")
@@ -283,13 +289,7 @@ def count_case(opts: RunOptions, case: Case, workdir: str, valgrind: str, python
     except BaseException:
         _stop(proc)
         raise
-    for line in stderr.splitlines():
-        if line.startswith(NOTE_MARK):
-            print(line, file=sys.stderr, flush=True)
-        if line.startswith(SKIP_MARK):
-            raise CaseSkipped(line[len(SKIP_MARK):].strip())
-        if line.startswith(ERROR_MARK):
-            raise CaseFailed(line[len(ERROR_MARK):].strip())
+    _worker_marks(stderr)
     loops = next((int(ln.split()[-1]) for ln in stdout.splitlines() if ln.startswith(COUNT_MARK)), None)
     if proc.returncode != 0 or loops is None or not os.path.exists(out):
         tail = [ln for ln in (stderr + stdout).strip().splitlines() if ln.strip() and not ln.startswith("==")]

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault(var, "1")
     import pyperf
 
-    from .errors import Skip, UserError
+    from .errors import UserError
     from .registry import find_case, parse_param_overrides
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -97,18 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     args = runner.parse_args(argv)
 
     if args.worker:
-        try:
-            fn = case.call(own.seed)
-        except Skip as exc:
-            print(f"{SKIP_MARK} {exc}", file=sys.stderr)
-            sys.exit(SKIP_EXIT)
-        except Exception as exc:  # the setup of a user's benchmark may raise anything
-            print(f"{ERROR_MARK} setup of {case.name} raised {type(exc).__name__}: {exc}", file=sys.stderr)
-            sys.exit(2)
-        if not callable(fn):
-            print(f"{ERROR_MARK} benchmark {case.name} must return the callable to time, "
-                  f"got {type(fn).__name__}", file=sys.stderr)
-            sys.exit(2)
+        fn = _setup(case, own.seed)
     else:
         def fn():  # the master never times anything
             raise AssertionError("pyperf master called the benchmark")
@@ -133,12 +122,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
 
 
-def _count(case, seed: int, count_file: str | None) -> None:
-    """The ``--instructions`` worker: set up; one uncounted call; one counted call,
-    dumped to ``COUNT_FILE.1``, whose count sets the loops (a power of 2, see
-    COUNT_TARGET_INSTRUCTIONS); then the loops, counted, which callgrind writes to
-    ``count_file`` at exit."""
-    from .._core import callgrind
+def _setup(case, seed: int):
+    """The benchmark's setup: the callable to time; a skip or an error ends the
+    worker with its mark on stderr (exit 3 or 2)."""
     from .errors import Skip
 
     try:
@@ -146,13 +132,24 @@ def _count(case, seed: int, count_file: str | None) -> None:
     except Skip as exc:
         print(f"{SKIP_MARK} {exc}", file=sys.stderr)
         sys.exit(SKIP_EXIT)
-    except Exception as exc:
+    except Exception as exc:  # the setup of a user's benchmark may raise anything
         print(f"{ERROR_MARK} setup of {case.name} raised {type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(2)
     if not callable(fn):
         print(f"{ERROR_MARK} benchmark {case.name} must return the callable to time, "
               f"got {type(fn).__name__}", file=sys.stderr)
         sys.exit(2)
+    return fn
+
+
+def _count(case, seed: int, count_file: str | None) -> None:
+    """The ``--instructions`` worker: set up; one uncounted call; one counted call,
+    dumped to ``COUNT_FILE.1``, whose count sets the loops (a power of 2, see
+    COUNT_TARGET_INSTRUCTIONS); then the loops, counted, which callgrind writes to
+    ``count_file`` at exit."""
+    from .._core import callgrind
+
+    fn = _setup(case, seed)
     try:
         fn()                                    # warm-up: caches, lazy imports; not counted
         callgrind.zero()
