@@ -21,6 +21,13 @@ Scenarios (deterministic counts, but for the latencies and seconds they report):
 - ``crash``: write-behind (flush every 200 ms) and write-through in a child killed by
   SIGKILL at 0.5 s: acknowledged writes lost, and whether every lost write was
   acknowledged after the last committed flush took its batch.
+- ``servers``: Redis against Memcached, both real (:mod:`tradeoff.strategies.kvservers`):
+  GET/SET per second one at a time and pipelined 16 deep, 100-byte values; memory per
+  key by their own statistics.
+- ``server_eviction``: each server's eviction under memory pressure (Redis's sampled
+  LRU and LFU, Memcached's segmented LRU) against the exact LRU, LFU and Belady of
+  :mod:`tradeoff.cache` at the keys the server held, on 40k Zipf(0.9) requests.
+Without redis-server or memcached installed, the server scenarios skip with a notice.
 """
 from __future__ import annotations
 
@@ -176,3 +183,42 @@ def crash(strategy, seed):
         r = crash_run(strategy, {"kind": "sqlite", "path": os.path.join(d, "store.sqlite")}, {"kind": "local"},
                       w, 0.5, flush_interval=0.2, store=store)
     return {k: r[k] for k in ("acked_writes", "lost", "lost_window_ms", "max_flush_ms", "flushes", "bound_holds")}
+
+
+def _need_server(name: str) -> None:
+    from tradeoff import Skip
+    from tradeoff.harness.servers import missing_notice
+
+    notice = missing_notice("redis-server" if name == "redis" else "memcached")
+    if notice:
+        raise Skip(notice)
+
+
+@scenario(params={"server": ["redis", "memcached"], "pipeline": [1, 16]}, compare="server")
+def servers(server, pipeline):
+    from tradeoff.strategies import kvservers
+
+    _need_server(server)
+    out = {}
+    with kvservers.start(server) as srv:
+        for op in ("get", "set"):
+            r = kvservers.throughput(srv, op=op, value_size=100, pipeline=pipeline, requests=5000)
+            out[f"{op}_per_s"] = r["ops_per_s"]
+            out[f"{op}_p99_us"] = r["p99_us"]
+    with kvservers.start(server) as srv:
+        m = kvservers.memory_per_key(srv, keys=10_000, value_size=100)
+    out["bytes_per_key"] = m["bytes_per_key"]
+    return out
+
+
+@scenario(params={"config": ["redis:lru:5", "redis:lru:10", "redis:lfu:5", "memcached"]}, compare="config")
+def server_eviction(config, seed):
+    from tradeoff.strategies import kvservers
+    from tradeoff.workloads import zipf
+
+    _need_server(config.split(":")[0])
+    keys = zipf(40_000, 30_000, 0.9, seed=seed)
+    r = kvservers.eviction(keys, configs=config, memory_mb=8, value_size=1000).iloc[0]
+    return {"hit_ratio": float(r["hit_ratio"]), "keys_held": int(r["capacity_keys"]),
+            "exact_lru": float(r["lru_hit_ratio"]), "exact_lfu": float(r["lfu_hit_ratio"]),
+            "belady": float(r["belady_hit_ratio"]), "gap_to_policy": float(r["gap_to_exact"])}
