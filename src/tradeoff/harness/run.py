@@ -309,7 +309,7 @@ def count_case(opts: RunOptions, case: Case, workdir: str, valgrind: str, python
 
 
 def parse_callgrind_totals(path) -> tuple[list[str], list[int]]:
-    """The event names (``Ir``, and the cache events with ``--cache-sim=yes``) and
+    r"""The event names (``Ir``, and the cache events with ``--cache-sim=yes``) and
     their totals, from a callgrind output file's ``events:`` and ``totals:`` lines.
 
     >>> import tempfile, os
