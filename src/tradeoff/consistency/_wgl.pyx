@@ -296,43 +296,45 @@ def order_ties(calls, rets):
     at the instant its next one is invoked returns first.
 
     ``calls`` and ``rets`` are (part, process, op) in their order; ops are numbered
-    in history order, so a process's earlier operation has the smaller number.
-    Returns [(0 for a call or 1 for a return, op), ...].
+    in history order, so a process's earlier operation has the smaller number. One
+    entry at a time, the first that may go: a call whose process has no earlier
+    operation still to return; else a return (after its own call) that such a call
+    waits for; else the first return. Returns [(0 for a call or 1 for a return, op), ...].
 
     >>> order_ties([(0, "a", 2), (0, "c", 3)], [(0, "a", 0), (0, "b", 1)])
-    [(1, 0), (0, 2), (0, 3), (1, 1)]
+    [(0, 3), (1, 0), (0, 2), (1, 1)]
     >>> order_ties([(0, "a", 0), (0, "a", 1)], [(0, "a", 0)])   # op 0 takes no time
     [(0, 0), (1, 0), (0, 1)]
     """
     out = []
     pending_calls = list(calls)
     pending_rets = list(rets)
-    done_calls = set()
-    while pending_calls or pending_rets:
-        moved = False
-        # a return goes now if its own call is out and a later call of its process waits
-        for r in list(pending_rets):
-            part, proc, op = r
-            if op in done_calls or not any(c[2] == op for c in pending_calls):
-                if any(c[0] == part and c[1] == proc and c[2] > op for c in pending_calls):
-                    out.append((1, op))
-                    pending_rets.remove(r)
-                    moved = True
-        # then every call whose process has no earlier operation still to return
-        for c in list(pending_calls):
-            part, proc, op = c
-            if not any(r[0] == part and r[1] == proc and r[2] < op for r in pending_rets):
-                out.append((0, op))
-                done_calls.add(op)
-                pending_calls.remove(c)
-                moved = True
-        if not pending_calls:
-            out.extend((1, r[2]) for r in pending_rets)
+    called = set()
+
+    def waits(c):
+        return any(r[0] == c[0] and r[1] == c[1] and r[2] < c[2] for r in pending_rets)
+
+    def may_return(r):
+        return r[2] in called or not any(c[2] == r[2] for c in pending_calls)
+
+    def needed(r):
+        return any(c[0] == r[0] and c[1] == r[1] and c[2] > r[2] for c in pending_calls)
+
+    while pending_calls:
+        pick = next((c for c in pending_calls if not waits(c)), None)
+        if pick is not None:
+            out.append((0, pick[2]))
+            called.add(pick[2])
+            pending_calls.remove(pick)
+            continue
+        pick = next((r for r in pending_rets if may_return(r) and needed(r)), None) or \
+            next((r for r in pending_rets if may_return(r)), None)
+        if pick is None:                # cannot happen: some return may always go
             break
-        if not moved:                       # cannot happen for a valid history; keep calls first
-            out.extend((0, c[2]) for c in pending_calls)
-            out.extend((1, r[2]) for r in pending_rets)
-            break
+        out.append((1, pick[2]))
+        pending_rets.remove(pick)
+    out.extend((0, c[2]) for c in pending_calls)
+    out.extend((1, r[2]) for r in pending_rets)
     return out
 
 
