@@ -1,4 +1,4 @@
-"""Online mappings for every replay policy: the engine decides, a dict holds values.
+"""Online mappings for every replay policy: the engine decides and indexes, slots hold items.
 
 ``LRUCache`` and the other classes of :mod:`tradeoff.cache._impl` are specialized
 for speed. The classes here put any replay engine (CLOCK, SIEVE, S3-FIFO, ARC,
@@ -6,9 +6,14 @@ LIRS, W-TinyLFU) behind the same ``MutableMapping`` interface, so that an
 application can use the policy its trace favoured.
 
 How a key reaches the engine: the engine works on int64 keys, so a key goes in
-as ``hash(key)``. Two keys with equal hashes (rare: ``hash(-1) == hash(-2)``)
-cannot both be resident; storing one evicts the other. The policy's history
-(ghost entries, frequency sketches) is kept by hash too, so such keys share it.
+as ``hash(key)``, and the engine's index (hash -> slot) is the mapping's only
+table: each stored key and its value sit at the key's engine slot (see
+``_policy_cache.pyx``), so a hit is a hash, one probe and one C call, with no
+dict. Two keys with equal hashes (rare: ``hash(-1) == hash(-2)``) cannot both
+be resident; storing one evicts the other, and a lookup compares the key found
+at the slot (``is``, then ``==``), so one is never taken for the other. The
+policy's history (ghost entries, frequency sketches) is kept by hash too, so
+such keys share it.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from ._replay import POLICY_SPECS, make_engine, policy_params
 
 
 class _Items(ItemsView):
-    """Items in eviction order, read without counting uses."""
+    """Items in slot order, read without counting uses."""
     __slots__ = ()
 
     def __iter__(self):
@@ -34,7 +39,7 @@ class _Items(ItemsView):
 
 
 class _Values(ValuesView):
-    """Values in eviction order, read without counting uses."""
+    """Values in slot order, read without counting uses."""
     __slots__ = ()
 
     def __iter__(self):

@@ -1,36 +1,212 @@
 """The typed core of :class:`tradeoff.cache.PolicyCache`: any replay engine as a
 mapping's eviction policy, called through its C methods (no Python call per use).
 
-Keys reach the engine as ``hash(key)``. ``data`` maps each stored key to an entry
-(its value and hash); ``owner`` maps a resident hash back to its key, and is
-touched only when keys come and go, so a hit costs one dict lookup and one C
-call. Two keys with equal hashes cannot both be resident: storing one evicts the
-other.
+Keys reach the engine as ``hash(key)``, and the engine's own index (the shared
+int64 table, hash -> slot) is the mapping's only table: the key and the value of
+a resident entry live at its engine slot, in one list (``2 * slot`` and
+``2 * slot + 1``), as the specialized classes keep theirs by slot. A lookup is a
+hash, one probe of the engine's index, and an identity (else ``==``) test of the
+key at that slot; a slot the engine keeps as a ghost, or has freed, holds the
+``_EMPTY`` marker. Two keys with equal hashes cannot both be resident: storing
+one evicts the other.
+
+Which objects an insert pushed out is read back from the engine after the call:
+a victim kept as a ghost is still in the index (its hash is in ``ev_buf``); a
+victim whose slot was freed is either the slot the new key was given or one of
+the freed slots on top of the engine's free list (the only free slots that still
+hold an object here). The count of objects to find is known from ``resident``.
 """
+cimport cython
+from cpython.object cimport Py_EQ, PyObject_Hash, PyObject_RichCompareBool
+from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
 from cpython.mem cimport PyMem_RawFree
-from cpython.object cimport PyObject_Hash
-from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t
 
 from tradeoff._core.mem cimport mem_resize
+from tradeoff._core.table cimport i64t_get
 from tradeoff.cache._engine cimport Engine
 
-cdef extern from "Python.h":
-    PyObject* PyDict_GetItemWithError(PyObject* d, object key) except? NULL
-    int PyDict_DelItem(object d, object key) except -1
+cdef extern from *:
+    ctypedef struct PyListObject:
+        PyObject** ob_item
+    # borrowed arguments: no reference counting around the compare
+    int _eq_borrowed "PyObject_RichCompareBool"(PyObject* a, PyObject* b, int op) except -1
+    bint PyLong_CheckExact(PyObject* o)
+    bint PyUnicode_CheckExact(PyObject* o)
+    void* Py_TYPE(PyObject* o)
 
 cdef object _MISSING = object()
+cdef object _EMPTY = object()         # a slot holding no entry of the mapping
 
 
-cdef class _Entry:
-    cdef object value
-    cdef int64_t h
+cdef inline object _take(PyObject** kv, Py_ssize_t i):
+    """The object at kv[i], with the reference the list held; _EMPTY goes there."""
+    cdef object old = <object>kv[i]
+    Py_DECREF(old)
+    Py_INCREF(_EMPTY)
+    kv[i] = <PyObject*>_EMPTY
+    return old
 
 
+cdef Py_ssize_t _find_slow(_PolicyCacheBase c, object key, int64_t h) except -2:
+    """As _find, when the key found at the slot is not the same object: compare
+    with ==, whose __eq__ may change the cache (then look again, as dict does)."""
+    cdef int64_t s
+    cdef PyObject* k
+    cdef int eq
+    while True:
+        s = i64t_get(&c._engine.index, h)
+        if s < 0:
+            return -1
+        k = c._kv[2 * s]
+        if k == <PyObject*>key:
+            return s
+        if k == <PyObject*>_EMPTY:
+            return -1
+        other = <object>k          # held: __eq__ may drop it from the cache
+        eq = PyObject_RichCompareBool(other, key, Py_EQ)
+        if c._kv[2 * s] == k:
+            # still stored, so still at the slot the index gives for hash h
+            return s if eq else -1
+
+
+cdef int _uninitialized(_PolicyCacheBase c) except -1:
+    raise RuntimeError(f"{type(c).__name__} was not initialized (its __init__ did not run)")
+
+
+cdef inline Py_ssize_t _find(_PolicyCacheBase c, object key, int64_t h) except -2:
+    """The engine slot holding key (whose hash is h), or -1."""
+    cdef int64_t s
+    cdef PyObject* k
+    if c._kv == NULL:
+        _uninitialized(c)
+    s = i64t_get(&c._engine.index, h)
+    if s < 0:
+        return -1
+    k = c._kv[2 * s]
+    if k == <PyObject*>key:
+        return s
+    if k == <PyObject*>_EMPTY:
+        return -1
+    if Py_TYPE(k) == Py_TYPE(<PyObject*>key) and (PyLong_CheckExact(k) or PyUnicode_CheckExact(k)):
+        # an equal int or str that is another object: == runs no Python code
+        return s if _eq_borrowed(k, <PyObject*>key, Py_EQ) else -1
+    return _find_slow(c, key, h)
+
+
+cdef Py_ssize_t _victims(Engine eng, PyObject** kv, Py_ssize_t s, int64_t h, const int64_t* gone,
+                        Py_ssize_t want, Py_ssize_t* out) noexcept:
+    """The slots of this mapping whose entries the insert of h just pushed out (at
+    most want, at most 8), into out; returns how many were found. s: the slot the
+    new key was given (-1: refused). Reads only the engine's state."""
+    cdef Py_ssize_t i, n = 0
+    cdef int64_t g, t
+    # victims kept as ghosts: still in the index under their hash
+    for i in range(eng.ev_n):
+        g = gone[i]
+        if g == h or n == want:
+            continue
+        t = i64t_get(&eng.index, g)
+        if t >= 0 and t != s and kv[2 * t] != <PyObject*>_EMPTY:
+            out[n] = t
+            n += 1
+    # a victim whose slot the new key was given
+    if n < want and s >= 0 and kv[2 * s] != <PyObject*>_EMPTY:
+        out[n] = s
+        n += 1
+    # victims whose slots were freed: on top of the engine's free list (no other
+    # free slot holds an entry)
+    t = eng.free_head
+    while n < want and t != 0:
+        if kv[2 * t] != <PyObject*>_EMPTY:
+            out[n] = t
+            n += 1
+        t = eng.skey[t]
+    return n
+
+
+cdef int _miss(_PolicyCacheBase c, object key) except -1:
+    """Count a miss and raise KeyError (out of line: the hit path stays small)."""
+    c.misses += 1
+    raise KeyError(key)
+
+
+cdef int _store_new(_PolicyCacheBase c, object key, object value, int64_t h) except -1:
+    """Store key (hash h, not stored) as a missed request and an insert, after a
+    stored key of equal hash (if any) makes way. The keys and values that leave
+    are released last, when the engine and the store agree again (a __del__ may
+    use this cache)."""
+    cdef Engine eng = c._engine
+    cdef PyObject** kv = c._kv
+    cdef PyObject* out[20]          # references taken out of the store, released last
+    cdef Py_ssize_t vs[8]
+    cdef Py_ssize_t i, n, nout = 0, left
+    cdef int64_t s = i64t_get(&eng.index, h)
+    cdef bint admitted = True
+    if s >= 0 and kv[2 * s] != <PyObject*>_EMPTY:
+        # another key with the same hash makes way
+        eng.remove(h)
+        nout = _take_slot(kv, s, out, nout)
+        c._len -= 1
+    if eng.hit(h):
+        _release(out, nout)
+        raise AssertionError(f"the engine holds hash {h}, the mapping does not")
+    eng.ev_buf = c._gone
+    eng.ev_n = 0
+    eng.ev_cap = c._gone_cap
+    eng.insert(h, 1)
+    eng.ev_cap = 0
+    eng.ev_buf = NULL
+    s = i64t_get(&eng.index, h)
+    for i in range(eng.ev_n):
+        if c._gone[i] == h:
+            admitted = False            # refused (admission policies)
+    left = c._len + admitted - eng.resident
+    if left > 0:
+        n = _victims(eng, kv, s if admitted else -1, h, c._gone, min(left, 8), vs)
+        if n != left:
+            _release(out, nout)
+            raise AssertionError(f"{left} entries left the engine, {n} found")
+        for i in range(n):
+            nout = _take_slot(kv, vs[i], out, nout)
+        c._len -= n
+    if admitted:
+        Py_INCREF(key)
+        Py_INCREF(value)
+        kv[2 * s] = <PyObject*>key
+        kv[2 * s + 1] = <PyObject*>value
+        Py_DECREF(_EMPTY)
+        Py_DECREF(_EMPTY)
+        c._len += 1
+    _release(out, nout)
+    return 0
+
+
+cdef inline Py_ssize_t _take_slot(PyObject** kv, Py_ssize_t s, PyObject** out, Py_ssize_t n) noexcept:
+    """Move slot s's key and value references to out[n], out[n + 1]; _EMPTY goes
+    in their place. Returns the new count."""
+    out[n] = kv[2 * s]
+    out[n + 1] = kv[2 * s + 1]
+    Py_INCREF(_EMPTY)
+    Py_INCREF(_EMPTY)
+    kv[2 * s] = <PyObject*>_EMPTY
+    kv[2 * s + 1] = <PyObject*>_EMPTY
+    return n + 2
+
+
+cdef inline void _release(PyObject** out, Py_ssize_t n) noexcept:
+    """Drop the references _take_slot moved out (any __del__ runs here)."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        Py_DECREF(<object>out[i])
+
+
+@cython.no_gc_clear
 cdef class _PolicyCacheBase:
     cdef Engine _engine
-    cdef dict _data                 # key -> _Entry
-    cdef dict _owner                # hash -> key, for the resident keys
+    cdef PyObject** _kv             # the item array of _store (never resized)
+    cdef list _store                # 2*slot -> key, 2*slot+1 -> value; _EMPTY: no entry
+    cdef Py_ssize_t _len            # entries stored
     cdef readonly unsigned long long hits
     cdef readonly unsigned long long misses
     cdef readonly Py_ssize_t maxsize
@@ -41,131 +217,134 @@ cdef class _PolicyCacheBase:
 
     def __cinit__(self):
         self._gone = NULL
+        self._kv = NULL
 
     def __dealloc__(self):
         PyMem_RawFree(self._gone)
 
-    def _setup(self, Engine engine, Py_ssize_t maxsize, str policy, dict params):
+    def _setup(self, Engine engine not None, Py_ssize_t maxsize, str policy, dict params):
         if self._engine is not None:
             raise RuntimeError("a cache is initialized once")
-        self._engine = engine
-        self._data = {}
-        self._owner = {}
-        self.maxsize = maxsize
-        self.policy = policy
-        self.params = params
         # unit sizes: an insert evicts at most one object (or refuses the new one)
         self._gone_cap = 8
         mem_resize(<void**>&self._gone, self._gone_cap * sizeof(int64_t))
+        self._store = [_EMPTY] * (2 * (<Py_ssize_t>engine.nslots + 1))
+        self._len = 0
+        self.maxsize = maxsize
+        self.policy = policy
+        self.params = params
+        self._engine = engine
+        self._kv = (<PyListObject*>self._store).ob_item     # last: marks the cache ready
 
     def __getitem__(self, key):
-        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self._data, key)
-        if found == NULL:
-            self.misses += 1
-            raise KeyError(key)
+        cdef int64_t h = PyObject_Hash(key)
+        cdef Py_ssize_t s = _find(self, key, h)
+        if s < 0:
+            _miss(self, key)
         self.hits += 1
-        self._engine.hit((<_Entry>found).h)
-        return (<_Entry>found).value
+        self._engine.hit(h)
+        return <object>self._kv[2 * s + 1]
 
     def get(self, key, default=None):
         """The value for key (a use: counts a hit), or default (counts a miss)."""
-        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self._data, key)
-        if found == NULL:
+        cdef int64_t h = PyObject_Hash(key)
+        cdef Py_ssize_t s = _find(self, key, h)
+        if s < 0:
             self.misses += 1
             return default
         self.hits += 1
-        self._engine.hit((<_Entry>found).h)
-        return (<_Entry>found).value
+        self._engine.hit(h)
+        return <object>self._kv[2 * s + 1]
 
     def peek(self, key, default=_MISSING):
         """The value for key without counting a use or telling the policy."""
-        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self._data, key)
-        if found == NULL:
+        cdef Py_ssize_t s = _find(self, key, PyObject_Hash(key))
+        if s < 0:
             if default is _MISSING:
                 raise KeyError(key)
             return default
-        return (<_Entry>found).value
+        return <object>self._kv[2 * s + 1]
 
     def __setitem__(self, key, value):
-        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self._data, key)
-        cdef _Entry e
-        cdef int64_t h
-        cdef Py_ssize_t i
-        cdef Engine eng = self._engine
-        if found != NULL:
-            # an overwrite is a use
-            eng.hit((<_Entry>found).h)
-            (<_Entry>found).value = value
-            return
-        h = <int64_t>PyObject_Hash(key)
-        hobj = h
-        # values leave only at the end, when the structures agree again (a value's
-        # __del__ may use this cache)
-        cdef list dropped = None
-        cdef PyObject* other = PyDict_GetItemWithError(<PyObject*>self._owner, hobj)
-        if other != NULL:
-            # another key with the same hash makes way
-            eng.remove(h)
-            dropped = [self._data.pop(<object>other)]
-            del self._owner[hobj]
-        e = _Entry.__new__(_Entry)
-        e.value = value
-        e.h = h
-        if eng.hit(h):
-            raise AssertionError(f"the engine holds hash {h}, the mapping does not")
-        eng.ev_buf = self._gone
-        eng.ev_n = 0
-        eng.ev_cap = self._gone_cap
-        eng.insert(h, 1)
-        eng.ev_cap = 0
-        eng.ev_buf = NULL
-        # store first, then drop what left: a refused key is reported as gone itself
-        self._data[key] = e
-        self._owner[hobj] = key
-        if eng.ev_n:
-            if dropped is None:
-                dropped = []
-            for i in range(eng.ev_n):
-                g = self._gone[i]
-                gone = <object>PyDict_GetItemWithError(<PyObject*>self._owner, g)
-                PyDict_DelItem(self._owner, g)
-                dropped.append(<object>PyDict_GetItemWithError(<PyObject*>self._data, gone))
-                PyDict_DelItem(self._data, gone)
+        cdef int64_t h = PyObject_Hash(key)
+        cdef PyObject** kv = self._kv
+        cdef int64_t s
+        cdef PyObject* old
+        if kv == NULL:
+            _uninitialized(self)
+        s = i64t_get(&self._engine.index, h)
+        if s >= 0 and kv[2 * s] != <PyObject*>_EMPTY:
+            if kv[2 * s] != <PyObject*>key:
+                s = _find(self, key, h)     # == (its __eq__ may change the cache)
+            if s >= 0:
+                # an overwrite is a use
+                self._engine.hit(h)
+                old = kv[2 * s + 1]
+                Py_INCREF(value)
+                kv[2 * s + 1] = <PyObject*>value
+                Py_DECREF(<object>old)      # last: its __del__ may use the cache
+                return
+        _store_new(self, key, value, h)
 
     def __delitem__(self, key):
-        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self._data, key)
-        if found == NULL:
+        cdef int64_t h = PyObject_Hash(key)
+        cdef Py_ssize_t s = _find(self, key, h)
+        if s < 0:
             raise KeyError(key)
-        cdef int64_t h = (<_Entry>found).h
         self._engine.remove(h)
-        del self._owner[h]
-        del self._data[key]
+        k = _take(self._kv, 2 * s)
+        v = _take(self._kv, 2 * s + 1)
+        self._len -= 1
 
     def __contains__(self, key):
-        return key in self._data
+        return _find(self, key, PyObject_Hash(key)) >= 0
 
     def __len__(self):
-        return len(self._data)
+        return self._len
+
+    cdef list _slots(self):
+        cdef Py_ssize_t s
+        cdef PyObject** kv = self._kv
+        if kv == NULL:
+            _uninitialized(self)
+        return [s for s in range(1, self._engine.nslots + 1) if kv[2 * s] != <PyObject*>_EMPTY]
 
     def __iter__(self):
-        return iter(list(self._data))
+        """Keys in slot order, from a snapshot."""
+        cdef Py_ssize_t s
+        return iter([<object>self._kv[2 * s] for s in self._slots()])
 
     def _items(self):
-        """(key, value) pairs, in insertion order of the dict (not eviction order)."""
-        return [(k, (<_Entry>e).value) for k, e in self._data.items()]
+        """(key, value) pairs in slot order, without counting uses."""
+        cdef Py_ssize_t s
+        return [(<object>self._kv[2 * s], <object>self._kv[2 * s + 1]) for s in self._slots()]
 
     def clear(self):
         """Remove every key (the policy's history, such as ghosts, may remain)."""
-        cdef int64_t h
-        for h in self._owner:
-            self._engine.remove(h)
-        self._owner.clear()
-        self._data.clear()
+        cdef Py_ssize_t s
+        cdef list gone = []
+        for s in self._slots():
+            self._engine.remove(self._engine.skey[s])
+            gone.append(_take(self._kv, 2 * s))
+            gone.append(_take(self._kv, 2 * s + 1))
+        self._len = 0
 
     def _check(self):
-        """The engine's resident set is exactly the stored keys' hashes."""
+        """The engine's resident set is exactly the stored keys' hashes, each key at
+        the slot the engine's index gives for its hash."""
+        cdef Py_ssize_t s
+        cdef int64_t h
         self._engine._check()
-        assert sorted(self._engine._resident()) == sorted(self._owner), "engine and mapping disagree"
-        assert len(self._data) == len(self._owner) <= self.maxsize
-        for h, key in self._owner.items():
-            assert (<_Entry>self._data[key]).h == h
+        slots = self._slots()
+        assert len(slots) == self._len == self._engine.resident <= self.maxsize, \
+            f"{len(slots)} entries, len {self._len}, engine {self._engine.resident}"
+        hashes = []
+        for s in slots:
+            h = hash(<object>self._kv[2 * s])
+            assert self._engine.skey[s] == h, f"slot {s}: the engine holds another key"
+            assert i64t_get(&self._engine.index, h) == s, f"slot {s}: the index points elsewhere"
+            hashes.append(h)
+        assert sorted(self._engine._resident()) == sorted(hashes), "engine and mapping disagree"
+        assert len(self._store) == 2 * (self._engine.nslots + 1)
+        assert self._kv[0] == <PyObject*>_EMPTY and self._kv[1] == <PyObject*>_EMPTY
+

@@ -5,7 +5,10 @@ Timed (pyperf, per operation):
   lru-dict (C), cachebox (Rust) and cachetools (Python); a plain dict's get
   is shown as the floor.
 - ``get_hit`` / ``set_evict``: the LFU, FIFO and TTL mappings against
-  cachebox's and cachetools' classes of the same policy.
+  cachebox's and cachetools' classes of the same policy; and the online caches
+  over the replay engines (``PolicyCache``: CLOCK, SIEVE, S3-FIFO, ARC, LIRS,
+  W-TinyLFU), which neither peer has (those cases are skipped; compare them with
+  ``lru_get_hit`` / ``lru_set_evict[impl=tradeoff]``, the target being 1.5x).
 - ``replay``: every policy on a 10M-request Zipf(1.0) trace over 1M objects,
   capacity 100k, against libCacheSim's same policy (``libcachesim``,
   hashpower 20) replaying the same keys from an oracleGeneral file. The time
@@ -33,7 +36,8 @@ import numpy as np
 
 from tradeoff import benchmark, scenario
 from tradeoff.harness.errors import Skip
-from tradeoff.cache import POLICY_SPECS, FIFOCache, LFUCache, LRUCache, TTLCache, replay as _replay
+from tradeoff.cache import (POLICY_SPECS, FIFOCache, LFUCache, LRUCache, PolicyCache, TTLCache,
+                            replay as _replay)
 from tradeoff.workloads import hotspot, scan, uniform, zipf
 from tradeoff.workloads._store import cached_file, cached_trace
 
@@ -43,6 +47,12 @@ MAPPING_SIZE = 10_000
 REPLAY = dict(n_requests=10_000_000, n_objects=1_000_000, alpha=1.0)
 REPLAY_CAPACITY = 100_000
 TTL_SECONDS = 3600.0
+#: the mappings over replay engines (PolicyCache); no peer has these policies
+ONLINE_POLICIES = ["clock", "sieve", "s3fifo", "arc", "lirs", "wtinylfu"]
+#: set_evict of an online policy cycles over this many disjoint key ranges, so that
+#: every set is of a key neither resident nor remembered (S3-FIFO keeps 0.9x, ARC
+#: up to 1x, LIRS up to 2x maxsize of history; a remembered key may skip the queue)
+ONLINE_RANGES = 4
 
 
 # ----------------------------------------------------------------- mappings
@@ -52,11 +62,15 @@ def _mapping(policy: str, impl: str, maxsize: int):
     if impl == "tradeoff":
         if policy == "ttl":
             return TTLCache(maxsize, TTL_SECONDS)
+        if policy in ONLINE_POLICIES:
+            return PolicyCache(maxsize, policy)
         return {"lru": LRUCache, "lfu": LFUCache, "fifo": FIFOCache}[policy](maxsize)
     if impl == "dict":
         return {}
     if policy == "lru" and impl in ("lru_dict", "cachebox", "cachetools"):
         return _peers.make_lru_mapping(impl, maxsize)
+    if policy in ONLINE_POLICIES:
+        raise Skip(f"{impl} has no {policy} cache")
     if impl == "cachebox":
         cb = _peers.require("cachebox", f"cachebox {policy.upper()}Cache")
         if policy == "ttl":
@@ -78,11 +92,13 @@ def _get_loop(c, keys):
 
 
 def _set_loop(c, key_sets):
-    flip = [0]
+    """Each call sets the next of the key sets, in turn."""
+    turn = [0]
+    n = len(key_sets)
 
     def run():
-        i = flip[0]
-        flip[0] = 1 - i
+        i = turn[0]
+        turn[0] = (i + 1) % n
         for k in key_sets[i]:
             c[k] = k
     return run
@@ -116,21 +132,25 @@ def lru_set_evict(impl, maxsize):
     return _set_loop(c, (fresh, keys))
 
 
-@benchmark(params={"policy": ["lfu", "fifo", "ttl"], "impl": ["tradeoff", "cachebox", "cachetools"],
-                   "maxsize": [MAPPING_SIZE]},
+@benchmark(params={"policy": ["lfu", "fifo", "ttl", *ONLINE_POLICIES],
+                   "impl": ["tradeoff", "cachebox", "cachetools"], "maxsize": [MAPPING_SIZE]},
            compare="impl", inner_loops=MAPPING_SIZE, processes=8)
 def get_hit(policy, impl, maxsize):
     """``c[k]`` on a present key for the other policies (LFU: each get bumps a count)."""
     c, keys = _full(policy, impl, maxsize)
+    if policy in ONLINE_POLICIES and len(c) != maxsize:
+        raise RuntimeError(f"{policy}: {len(c)} of {maxsize} keys kept by the fill")
     return _get_loop(c, keys)
 
 
-@benchmark(params={"policy": ["lfu", "fifo", "ttl"], "impl": ["tradeoff", "cachebox", "cachetools"],
-                   "maxsize": [MAPPING_SIZE]},
+@benchmark(params={"policy": ["lfu", "fifo", "ttl", *ONLINE_POLICIES],
+                   "impl": ["tradeoff", "cachebox", "cachetools"], "maxsize": [MAPPING_SIZE]},
            compare="impl", inner_loops=MAPPING_SIZE, processes=8)
 def set_evict(policy, impl, maxsize):
     """``c[k] = v`` of a new key into a full cache, for the other policies."""
     c, keys = _full(policy, impl, maxsize)
+    if policy in ONLINE_POLICIES:
+        return _set_loop(c, [list(range(i * maxsize, (i + 1) * maxsize)) for i in range(1, ONLINE_RANGES + 1)])
     fresh = list(range(maxsize, 2 * maxsize))
     return _set_loop(c, (fresh, keys))
 
