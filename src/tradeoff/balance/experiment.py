@@ -43,49 +43,84 @@ def make(choice: Choice | str, servers, weights=None, seed: int = 0):
     return POLICIES.build(choice, servers, weights, seed=seed)
 
 
-def compare(choices: Sequence[Choice], *, servers: int = 10, load: float = 0.9, service="exp",
-            requests: int = 1_000_000, seed: int = 0, discipline: str = "fcfs", speeds=None,
-            arrivals="poisson", fail=None, health=None, outlier=None,
-            progress: Callable[[str], None] | None = None, **options) -> list:
-    """Simulate every policy on the same requests; returns one
-    :class:`~tradeoff.balance.simulator.SimResult` per choice (its ``policy`` is
-    the choice's label). Health checks and outlier detectors are copied per run
-    (they carry state). Bad specs raise UserError."""
+def _simulate_one(choice: Choice, first: bool, kw: dict, step=None):
+    """One policy's simulation (``kw``: :func:`compare`'s settings); the SimResult."""
     import warnings
 
     from ._base import HealthCheck, OutlierDetector
     from .simulator import simulate
 
-    results = []
+    kw = dict(kw)
+    servers, seed, speeds = kw["servers"], kw["seed"], kw["speeds"]
+    health, outlier = kw.pop("health"), kw.pop("outlier")
+    weights = None if speeds is None else list(speeds)
+    bal = make(choice, servers, weights, seed)
+    hc = None if health is None else HealthCheck(*health)
+    od = None if outlier is None else OutlierDetector(*outlier)
+    kw.pop("servers")
+    try:
+        with warnings.catch_warnings():
+            if not first:     # warn about an overload once, not once per policy
+                warnings.simplefilter("ignore", RuntimeWarning)
+            r = simulate(bal, health=hc, outlier=od, progress=step, **kw)
+    except (ValueError, TypeError) as exc:
+        raise UserError(str(exc)) from None
+    r.policy = choice.label
+    return r
+
+
+def _quarters(progress, label):
+    """A simulation's progress callback that says 25, 50, 75 and 100%."""
+    last = [-1]
+
+    def step(done, total):
+        quarter = 4 * done // max(total, 1)        # 0..4: shown at 25, 50, 75 and 100%
+        if quarter > last[0] and quarter > 0:
+            last[0] = quarter
+            progress(f"    {label}: {25 * quarter}%")
+    return step
+
+
+def _on_worker(task, shared):
+    i, choice = task
+    return _simulate_one(choice, i == 0, shared["kw"])
+
+
+def compare(choices: Sequence[Choice], *, servers: int = 10, load: float = 0.9, service="exp",
+            requests: int = 1_000_000, seed: int = 0, discipline: str = "fcfs", speeds=None,
+            arrivals="poisson", fail=None, health=None, outlier=None,
+            progress: Callable[[str], None] | None = None, cluster: str | None = None, **options) -> list:
+    """Simulate every policy on the same requests; returns one
+    :class:`~tradeoff.balance.simulator.SimResult` per choice (its ``policy`` is
+    the choice's label, its ``ran_on`` where it ran). Health checks and outlier
+    detectors are copied per run (they carry state). ``cluster`` (``tcp://host:port``
+    or ``local:N``): one dask task per policy (:mod:`tradeoff.harness.cluster`), the
+    same figures. Bad specs raise UserError."""
+    # the checks and detectors as their settings (a new one per run; and plain values pickle)
+    health = None if health is None else (health.interval, health.rise, health.fall, health.timeout)
+    outlier = None if outlier is None else (outlier.consecutive_errors, outlier.base_ejection_time,
+                                            outlier.max_ejection_percent)
+    kw = dict(servers=servers, load=load, service=service, requests=requests, seed=seed,
+              discipline=discipline, speeds=speeds, arrivals=arrivals, fail=fail, health=health,
+              outlier=outlier, **options)
+    results: list = [None] * len(choices)
+    if cluster is not None:
+        from ..harness.cluster import executor
+
+        with executor(cluster) as ex:
+            tasks = list(enumerate(choices))
+            for done, (i, r, ran_on) in enumerate(ex.map(_on_worker, tasks, {"kw": kw}), 1):
+                r.ran_on = ran_on
+                results[i] = r
+                if progress:
+                    progress(f"[{done}/{len(choices)}] {r.policy}: done on {ran_on}")
+        return results
     for i, choice in enumerate(choices):
-        weights = None if speeds is None else list(speeds)
-        bal = make(choice, servers, weights, seed)
-        hc = None if health is None else HealthCheck(health.interval, health.rise, health.fall, health.timeout)
-        od = None if outlier is None else OutlierDetector(outlier.consecutive_errors,
-                                                          outlier.base_ejection_time,
-                                                          outlier.max_ejection_percent)
-        step = None
         if progress:
             progress(f"[{i + 1}/{len(choices)}] {choice.label}: {requests:,} requests, {servers} servers, "
                      f"load {load:g}")
-            last = [-1]
-
-            def step(done, total, label=choice.label, last=last):
-                quarter = 4 * done // max(total, 1)        # 0..4: shown at 25, 50, 75 and 100%
-                if quarter > last[0] and quarter > 0:
-                    last[0] = quarter
-                    progress(f"    {label}: {25 * quarter}%")
-        try:
-            with warnings.catch_warnings():
-                if i:     # warn about an overload once, not once per policy
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                r = simulate(bal, load=load, service=service, requests=requests, seed=seed,
-                             discipline=discipline, speeds=speeds, arrivals=arrivals, fail=fail,
-                             health=hc, outlier=od, progress=step, **options)
-        except (ValueError, TypeError) as exc:
-            raise UserError(str(exc)) from None
-        r.policy = choice.label
-        results.append(r)
+        results[i] = _simulate_one(choice, i == 0, kw, _quarters(progress, choice.label) if progress else None)
+        results[i].ran_on = "local"
     return results
 
 
@@ -172,7 +207,7 @@ def write_results(results, path, *, extra: dict | None = None) -> None:
     from ..harness import results as res
 
     rows = [{**r.to_dict(), "reinstate_s": _reinstatement(r) if r.outages else math.nan,
-             "seconds": r.elapsed} for r in results]
+             "seconds": r.elapsed, "ran_on": getattr(r, "ran_on", "local")} for r in results]
     first = rows[0] if rows else {}
     # the same for every policy: said once in the report's header, not as metrics
     config = {k: first[k] for k in ("arrivals", "requests", "warmup", "seed", "mean_service_s") if k in first}
@@ -244,7 +279,7 @@ def run(*, policy: str = "rr,lc,p2c,random", servers: int = 10, load: float = 0.
         arrivals: str = "poisson", requests="1e6", discipline: str = "fcfs", speeds: str | None = None,
         mean_service: str = "10ms", fail: str | None = None, health: str | None = None,
         eject: str | None = None, seed: int = 0, plot: str | None = None, output: str | None = None,
-        fmt: str = "table", progress: Callable[[str], None] | None = None,
+        fmt: str = "table", cluster: str | None = None, progress: Callable[[str], None] | None = None,
         note: Callable[[str], None] | None = None):
     """``tradeoff simulate balance``: the options as typed -> an
     :class:`~tradeoff.harness.outputs.Outcome` (a header line and the latency table, the
@@ -260,6 +295,9 @@ def run(*, policy: str = "rr,lc,p2c,random", servers: int = 10, load: float = 0.
     note = note or (lambda line: None)
     n_requests = parse_count(requests, "--requests")
     choices = parse_policies(policy)
+    if cluster is not None:
+        from ..harness.cluster import parse_spec
+        parse_spec(cluster)                                   # before any work
     out = Outputs(output or default_output("simulate-balance"), plot)
     if not load == load or load <= 0 or load == float("inf"):
         raise UserError(f"--load must be a number > 0, got {load}")
@@ -282,7 +320,7 @@ def run(*, policy: str = "rr,lc,p2c,random", servers: int = 10, load: float = 0.
         warnings.simplefilter("ignore", RuntimeWarning)    # the overload warning was given once above
         runs = compare(choices, servers=servers, load=load, service=service, requests=n_requests, seed=seed,
                        discipline=discipline, speeds=speed_list, arrivals=arrivals, fail=failures,
-                       health=hc, outlier=od, progress=progress, mean_service=unit)
+                       health=hc, outlier=od, progress=progress, mean_service=unit, cluster=cluster)
     title = f"{servers} servers, load {load:g}, service {service}"
     if failures:
         title += "; " + failure_text(failures)

@@ -10,8 +10,6 @@ policies and sizes, in parallel across processes, as a DataFrame and a plot.
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
@@ -148,15 +146,19 @@ def parse_workload(spec: str, seed: int = 0) -> np.ndarray:
         raise UserError(f"workload {spec!r}: {exc}") from None
 
 
-# the trace a forked worker replays (set before the pool forks, so never pickled)
-_SHARED: dict = {}
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: ``rows`` holds the replays that had finished (a DataFrame)."""
+
+    def __init__(self, rows):
+        super().__init__()
+        self.rows = rows
 
 
-def _one(task):
+def _one(task, shared):
     label, name, params, size = task
-    s = _SHARED
     t0 = time.perf_counter()
-    r = replay(s["keys"], name, size, sizes=s["sizes"], times=s["times"], ttl=s["ttl"], **params)
+    r = replay(shared["keys"], name, size, sizes=shared["sizes"], times=shared["times"],
+               ttl=shared["ttl"], **params)
     elapsed = time.perf_counter() - t0
     return {"policy": label, "size": size, "requests": r.requests, "hits": r.hits,
             "hit_ratio": r.hit_ratio, "miss_ratio": r.miss_ratio,
@@ -165,46 +167,40 @@ def _one(task):
 
 
 def sweep(keys, policies: Iterable, sizes: Iterable[int], *, sizes_arr=None, times=None,
-          ttl=None, jobs: int | None = None,
+          ttl=None, jobs: int | None = None, cluster: str | None = None, cluster_data: str = "scatter",
           progress: Callable[[int, int, dict], None] | None = None):
     """Replay ``keys`` through every policy at every size; return a DataFrame with
     one row per (policy, size): requests, hits, hit_ratio, miss_ratio,
-    byte_miss_ratio, expired, memory_bytes and the seconds the replay took.
+    byte_miss_ratio, expired, memory_bytes, the seconds the replay took and
+    ``ran_on`` (``"local"``, or the dask worker's address).
 
     ``policies`` are names or :class:`PolicyChoice`; ``sizes_arr``/``times``/``ttl``
     go to :func:`replay`. ``jobs`` processes run the replays (default: the number
-    of cores; 1 runs them here). Workers are forked, so the trace is shared, not
-    copied. ``progress(done, total, row)`` is called as each replay finishes.
+    of cores; 1 runs them here); workers are forked, so the trace is shared, not
+    copied. ``cluster`` (``tcp://host:port`` or ``local:N``) runs them on dask instead,
+    the trace sent once as ``cluster_data`` says (:mod:`tradeoff.harness.cluster`).
+    ``progress(done, total, row)`` is called as each replay finishes. Ctrl-C raises
+    :class:`SweepInterrupted` holding the finished rows.
     """
     import pandas as pd
+
+    from ..harness.cluster import executor
 
     choices = [p if isinstance(p, PolicyChoice) else PolicyChoice(p) for p in policies]
     sizes = list(sizes)
     tasks = [(c.label, c.name, c.params, int(size)) for c in choices for size in sizes]
     # the largest replays first, so that the pool's tail is short
     order = sorted(range(len(tasks)), key=lambda i: -tasks[i][3])
-    _SHARED.update(keys=keys, sizes=sizes_arr, times=times, ttl=ttl)
-    jobs = jobs or os.cpu_count() or 1
+    shared = {"keys": keys, "sizes": sizes_arr, "times": times, "ttl": ttl}
     rows: list = [None] * len(tasks)
-    try:
-        if jobs == 1 or len(tasks) == 1 or sys.platform == "win32":
-            for done, i in enumerate(order, 1):
-                rows[i] = _one(tasks[i])
+    with executor(cluster, jobs=jobs, data=cluster_data) as ex:
+        try:
+            for done, (k, row, ran_on) in enumerate(ex.map(_one, [tasks[i] for i in order], shared), 1):
+                rows[order[k]] = {**row, "ran_on": ran_on}
                 if progress:
-                    progress(done, len(tasks), rows[i])
-        else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
-                                     mp_context=mp.get_context("fork")) as pool:
-                futures = {pool.submit(_one, tasks[i]): i for i in order}
-                for done, fut in enumerate(as_completed(futures), 1):
-                    rows[futures[fut]] = fut.result()
-                    if progress:
-                        progress(done, len(tasks), rows[futures[fut]])
-    finally:
-        _SHARED.clear()
+                    progress(done, len(tasks), rows[order[k]])
+        except KeyboardInterrupt:
+            raise SweepInterrupted(pd.DataFrame([r for r in rows if r is not None])) from None
     return pd.DataFrame(rows)
 
 
@@ -287,6 +283,7 @@ def hit_ratio_table(df, fmt: str = "table", value: str = "hit_ratio",
 def run(*, trace: str | None = None, trace_format: str | None = None, read_options: Sequence[str] = (),
         workload: str | None = None, policy: str = "all", size: str = "0.1%,1%,10%",
         grid: int | None = None, use_bytes: bool = False, ttl: int | None = None, jobs: int | None = None,
+        cluster: str | None = None, cluster_data: str = "scatter",
         seed: int = 0, plot: str | None = None, output: str | None = None, fmt: str = "table",
         progress: Callable[[str], None] | None = None, note: Callable[[str], None] | None = None):
     """``tradeoff simulate cache``: the options as the user typed them -> an
@@ -303,6 +300,9 @@ def run(*, trace: str | None = None, trace_format: str | None = None, read_optio
     if (trace is None) == (workload is None):
         raise UserError("give either --trace FILE or --workload SPEC")
     policies = parse_policies(policy)
+    if cluster is not None:
+        from ..harness.cluster import parse_data, parse_spec
+        parse_spec(cluster), parse_data(cluster_data)                   # before any work
     out = Outputs(output or default_output("simulate-cache"), plot)    # before any work
     sizes_arr = times = None
     if trace:
@@ -325,22 +325,34 @@ def run(*, trace: str | None = None, trace_format: str | None = None, read_optio
     sp = plan_sizes(keys, size, grid=grid, object_sizes=sizes_arr)
     if sp.note:
         note(f"note: {sp.note}")
-    shown = None
     if progress:
         progress(f"{name}: {len(keys):,} requests, {sp.distinct:,} distinct keys; "
-                 f"{len(policies)} policies x {len(sp.sizes)} sizes")
+                 f"{len(policies)} policies x {len(sp.sizes)} sizes"
+                 + (f"; on dask ({cluster})" if cluster else ""))
 
-        def shown(done, total, row):
-            progress(f"[{done}/{total}] {row['policy']} @ {row['size']:,}: hit ratio "
-                     f"{100 * row['hit_ratio']:.2f}% ({row['seconds']:.2f} s)")
-    df = sweep(keys, policies, sp.sizes, sizes_arr=sizes_arr, times=times, ttl=ttl, jobs=jobs, progress=shown)
+    def shown(done, total, row):
+        where = "" if row["ran_on"] == "local" else f" on {row['ran_on']}"
+        progress(f"[{done}/{total}] {row['policy']} @ {row['size']:,}: hit ratio "
+                 f"{100 * row['hit_ratio']:.2f}% ({row['seconds']:.2f} s{where})")
     config = {"distinct": sp.distinct, **({"ttl": ttl} if ttl is not None else {}),
               **({"workload_seed": seed} if workload else {})}
-    with out.writing() as tmp:
-        write_results(df, tmp.results, trace=name, extra={"tradeoff_distinct": sp.distinct},
-                      config=config, byte_sizes=use_bytes)
-        if tmp.plot:
-            plot_curves(df, tmp.plot, title=name, y="byte_miss_ratio" if use_bytes else "miss_ratio")
+
+    def write(df, interrupted=False):
+        extra = {"tradeoff_distinct": sp.distinct, **({"tradeoff_interrupted": 1} if interrupted else {})}
+        with out.writing() as tmp:
+            write_results(df, tmp.results, trace=name, extra=extra, config=config, byte_sizes=use_bytes)
+            if tmp.plot:
+                plot_curves(df, tmp.plot, title=name, y="byte_miss_ratio" if use_bytes else "miss_ratio")
+    try:
+        df = sweep(keys, policies, sp.sizes, sizes_arr=sizes_arr, times=times, ttl=ttl, jobs=jobs,
+                   cluster=cluster, cluster_data=cluster_data, progress=shown if progress else None)
+    except SweepInterrupted as stop:
+        if len(stop.rows):                 # keep the finished rows, then stop as interrupted
+            write(stop.rows, interrupted=True)
+            note(f"interrupted: kept the {len(stop.rows)} finished replays of "
+                 f"{len(policies) * len(sp.sizes)} in {', '.join(map(str, out.written))}")
+        raise
+    write(df)
     what = "byte hit ratio" if use_bytes else "hit ratio"
     pct_of = "of the bytes of the distinct objects" if use_bytes else f"of the {sp.distinct:,} distinct keys"
     header = (f"{what} (%) by cache size in {sp.unit}"

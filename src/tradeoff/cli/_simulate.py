@@ -41,6 +41,10 @@ def simulate() -> None:
 @click.option("--ttl", type=click.IntRange(min=1), default=None,
               help="Expire objects this long after insertion, in the unit of the trace's times.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Processes (default: the cores).")
+@click.option("--cluster", default=None, metavar="ADDRESS|local:N",
+              help="Run the replays on dask: a scheduler (tcp://host:8786) or N local worker processes.")
+@click.option("--cluster-data", default="scatter", show_default=True, metavar="scatter|path[:DIR]",
+              help="With --cluster: send the trace to the workers once, or write it to DIR for them to read.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of a generated workload.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Draw miss ratio against size (.png or .svg).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
@@ -48,7 +52,7 @@ def simulate() -> None:
 @click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def simulate_cache(trace_path, trace_format, read_options, workload, policy_spec, size_spec, grid, use_bytes,
-                   ttl, jobs, seed, plot, output, fmt, quiet) -> None:
+                   ttl, jobs, cluster, cluster_data, seed, plot, output, fmt, quiet) -> None:
     """Replay a trace through eviction policies at several sizes; print hit ratios.
 
     \b
@@ -60,8 +64,8 @@ def simulate_cache(trace_path, trace_format, read_options, workload, policy_spec
     from ..cache.simulate import run
 
     show(run(trace=trace_path, trace_format=trace_format, read_options=read_options, workload=workload,
-             policy=policy_spec, size=size_spec, grid=grid, use_bytes=use_bytes, ttl=ttl, jobs=jobs, seed=seed,
-             plot=plot, output=output, fmt=fmt, progress=progress(quiet), note=to_stderr))
+             policy=policy_spec, size=size_spec, grid=grid, use_bytes=use_bytes, ttl=ttl, jobs=jobs, cluster=cluster,
+             cluster_data=cluster_data, seed=seed, plot=plot, output=output, fmt=fmt, progress=progress(quiet), note=to_stderr))
 
 
 @simulate.command("ring")
@@ -119,6 +123,8 @@ def simulate_ring(spec, nodes, n_keys, add, remove, key_type, seed, output, fmt,
 @click.option("--eject", "eject_spec", default=None, metavar="errors=5,time=30s,max=10",
               help="Passive ejection after consecutive errors (Envoy style). 'on' for the defaults.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--cluster", default=None, metavar="ADDRESS|local:N",
+              help="Run one dask task per policy: a scheduler (tcp://host:8786) or N local worker processes.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Draw the latency CDFs (.png or .svg).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
@@ -126,7 +132,7 @@ def simulate_ring(spec, nodes, n_keys, add, remove, key_type, seed, output, fmt,
 @click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def simulate_balance(spec, servers, load, service, arrivals, n_requests, discipline, speeds, mean_service,
-                     fail_spec, health_spec, eject_spec, seed, plot, output, fmt, quiet) -> None:
+                     fail_spec, health_spec, eject_spec, seed, cluster, plot, output, fmt, quiet) -> None:
     """Simulate requests through balancing policies; print tail latencies.
 
     Latencies are in units of the mean service time. Every policy sees the
@@ -141,8 +147,8 @@ def simulate_balance(spec, servers, load, service, arrivals, n_requests, discipl
 
     show(run(policy=spec, servers=servers, load=load, service=service, arrivals=arrivals, requests=n_requests,
              discipline=discipline, speeds=speeds, mean_service=mean_service, fail=fail_spec, health=health_spec,
-             eject=eject_spec, seed=seed, plot=plot, output=output, fmt=fmt, progress=progress(quiet),
-             note=to_stderr))
+             eject=eject_spec, seed=seed, plot=plot, output=output, fmt=fmt, cluster=cluster,
+             progress=progress(quiet), note=to_stderr))
 
 
 @simulate.command("index")
@@ -315,6 +321,8 @@ def simulate_groups(assignor, partitions, members, output, fmt, quiet) -> None:
               help="Network partitions for every scheme, e.g. '2s-5s:{0,1}|{2}' (several joined by ';'): "
                    "which groups of nodes can talk, and when; messages across a cut are held until it heals.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--cluster", default=None, metavar="ADDRESS|local:N",
+              help="Run one dask task per scheme: a scheduler (tcp://host:8786) or N local worker processes.")
 @click.option("--history", type=click.Path(dir_okay=False), default=None,
               help="Record every operation as Jepsen-style JSON lines (one scheme).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Draw replication lag over time.")
@@ -323,7 +331,7 @@ def simulate_groups(assignor, partitions, members, output, fmt, quiet) -> None:
 @click.option("--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def simulate_replication(scheme, n, reads, clients, ops, read_fraction, keys, skew, latency, crash, detect,
-                         partition, seed, history, plot, output, fmt, quiet) -> None:
+                         partition, seed, cluster, history, plot, output, fmt, quiet) -> None:
     """How stale follower reads are, what each acknowledgement mode costs in write
     latency, what a leader crash loses, what multi-leader conflicts lose, and what a
     network partition does to availability (CP) or consistency (AP).
@@ -340,7 +348,8 @@ def simulate_replication(scheme, n, reads, clients, ops, read_fraction, keys, sk
 
     show(run_replication(scheme=scheme, n=n, reads=reads, clients=clients, ops=ops, read_fraction=read_fraction,
                          keys=keys, skew=skew, latency=latency, crash=crash, detect=detect, partition=partition,
-                         seed=seed, history=history, plot=plot, output=output, fmt=fmt, progress=progress(quiet)))
+                         seed=seed, history=history, plot=plot, output=output, fmt=fmt, cluster=cluster,
+                         progress=progress(quiet)))
 
 
 @simulate.command("pbs")

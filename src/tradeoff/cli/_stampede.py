@@ -20,6 +20,9 @@ from ._simulate import simulate
 @click.option("--keys", type=int, default=1, show_default=True, help="Hot keys (requests spread evenly).")
 @click.option("--requests", "n_requests", default="1e6", show_default=True, metavar="N", help="Requests per run.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--cluster", default=None, metavar="ADDRESS|local:N",
+              help="Simulate on dask, one task per fix and rate: a scheduler (tcp://host:8786) or N local "
+                   "worker processes (--real runs stay here).")
 @click.option("--real", is_flag=True,
               help="Also serve the same requests for real: threads, an in-process cache, SQLite (WAL) behind it.")
 @click.option("--lock", "lock_backend", type=click.Choice(["local", "redis"]), default="local", show_default=True,
@@ -32,8 +35,8 @@ from ._simulate import simulate
 @click.option("--format", "--format-table", "fmt", type=click.Choice(["table", "markdown"]), default="table",
               show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
-def simulate_stampede(fix_spec, rate, recompute, ttl, keys, n_requests, seed, real, lock_backend, peers, plot,
-                      output, fmt, quiet) -> None:
+def simulate_stampede(fix_spec, rate, recompute, ttl, keys, n_requests, seed, cluster, real, lock_backend, peers,
+                      plot, output, fmt, quiet) -> None:
     """A hot key expires while clients read it: recomputes per expiry, peak database
     queries, p99 latency and stale reads, per fix and rate.
 
@@ -45,5 +48,5 @@ def simulate_stampede(fix_spec, rate, recompute, ttl, keys, n_requests, seed, re
     from ..strategies.stampede import run
 
     show(run(fix=fix_spec, rate=rate, recompute=recompute, ttl=ttl, keys=keys, requests=n_requests, seed=seed,
-             real=real, lock=lock_backend, peers=peers, plot_path=plot, output=output, fmt=fmt,
+             real=real, lock=lock_backend, peers=peers, plot_path=plot, output=output, fmt=fmt, cluster=cluster,
              progress=progress(quiet), note=to_stderr))

@@ -61,14 +61,17 @@ def list_cmd(suite: str | None, patterns: tuple[str, ...], params: tuple[str, ..
 @click.option("--cache-sim", is_flag=True,
               help="With --measure instructions: also simulate the caches (misses per operation).")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed passed to seeded benchmarks and scenarios.")
+@click.option("--cluster", default=None, metavar="ADDRESS|local:N",
+              help="Compute the scenarios on dask: a scheduler (tcp://host:8786) or N local worker processes. "
+                   "Scenarios only: timed benchmarks are never spread over hosts.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Results file (default: results/SUITE-DATE-TIME.json).")
 @click.option("--list", "list_only", is_flag=True, help="Show the cases that would run, and stop.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "none"]), default="table",
               show_default=True, help="The report printed at the end.")
-def run(suite, patterns, params, mode, min_time, processes, values, rounds, measure, cache_sim, seed, output,
-        list_only, quiet, fmt) -> int:
+def run(suite, patterns, params, mode, min_time, processes, values, rounds, measure, cache_sim, seed, cluster,
+        output, list_only, quiet, fmt) -> int:
     """Run SUITE (a built-in name such as cache, or a path to a .py file).
 
     Timed benchmarks run in pyperf worker processes; scenarios compute their
@@ -79,7 +82,7 @@ def run(suite, patterns, params, mode, min_time, processes, values, rounds, meas
 
     opts = RunOptions(suite=suite, patterns=list(patterns), params=list(params), mode=mode or "default",
                       processes=processes, values=values, rounds=rounds, seed=seed, output=output,
-                      quiet=quiet, measure=measure, cache_sim=cache_sim,
+                      quiet=quiet, measure=measure, cache_sim=cache_sim, cluster=cluster,
                       extra_pyperf_args=[f"--min-time={min_time}"] if min_time else [])
     if list_only:
         for case in select(opts):

@@ -13,6 +13,7 @@ succeeded, it stops after that round with the same kind of error. Nothing is wri
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -51,6 +52,7 @@ class RunOptions:
     extra_pyperf_args: list[str] = field(default_factory=list)
     measure: str = "time"
     cache_sim: bool = False
+    cluster: str | None = None      # scenarios on dask: a scheduler address or local:N
 
 
 @dataclass
@@ -349,6 +351,50 @@ def scenario_case(case: Case, seed: int):
     return results.scenario_benchmark(case.name, clean, elapsed), clean
 
 
+def _scenario_task(task, shared):
+    """One scenario on a dask worker (``--cluster``): the worker selects the same cases
+    and computes case ``index``; failures come back as values, with the local wording."""
+    opts, index = task
+    try:
+        return "done", scenario_case(select(opts)[index], opts.seed)
+    except (Skip, CaseSkipped) as exc:
+        return "skipped", str(exc)
+    except CaseFailed as exc:
+        return "failed", str(exc)
+    except Exception as exc:   # a user's scenario may raise anything
+        return "failed", f"{type(exc).__name__}: {exc}"
+
+
+class _OnCluster:
+    """The scenarios of a run, all submitted at once to a dask executor, taken in
+    the run's order (so the progress lines and the file keep it)."""
+
+    def __init__(self, ex, opts: RunOptions, cases: list[Case]):
+        self._names = [c.name for c in cases]
+        self._results = ex.map(_scenario_task, [(opts, i) for i in range(len(cases))])
+        self._got: dict = {}
+
+    def take(self, case: Case):
+        i = self._names.index(case.name)
+        while i not in self._got:
+            try:
+                k, res, ran_on = next(self._results)
+            except StopIteration:   # an earlier error ended the cluster's results
+                raise CaseFailed("not computed: the cluster stopped after an earlier error") from None
+            self._got[k] = (res, ran_on)
+        (status, value), ran_on = self._got.pop(i)
+        if status == "skipped":
+            raise CaseSkipped(value)
+        if status == "failed":
+            raise CaseFailed(value)
+        bench, metrics = value
+        bench.update_metadata({"tradeoff_ran_on": ran_on})
+        return bench, metrics
+
+    def close(self) -> None:
+        self._results.close()       # cancels the scenarios not yet run
+
+
 def _fmt_timing(bench) -> str:
     from .report import format_time
 
@@ -475,6 +521,11 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
                             "installed")
     log = log or sys.stderr
     cases = select(opts)
+    if opts.cluster is not None:
+        timed = [c.name for c in cases if c.kind != results.KIND_SCENARIO]
+        if timed:
+            raise UserError(f"--cluster runs scenarios only: timings from different hosts are not comparable "
+                            f"({len(timed)} timed case(s) selected, e.g. {timed[0]}; choose scenarios with -k)")
     overrides = parse_param_overrides(opts.params)
     path = Path(opts.output) if opts.output else default_output(opts.suite)
     check_writable(path)  # before the run, not after it
@@ -496,8 +547,14 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
     n_rounds = max((p.rounds for p in plans.values()), default=1)
     by_name: dict = {}
     previous = _terminate_as_interrupt()
+    remote = None
     try:
-        with tempfile.TemporaryDirectory(prefix="tradeoff-") as workdir:
+        with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="tradeoff-") as workdir:
+            if opts.cluster is not None:
+                from .cluster import executor
+
+                remote = _OnCluster(stack.enter_context(executor(opts.cluster)), opts, cases)
+                stack.callback(remote.close)
             for rnd in range(1, n_rounds + 1):
                 if rnd > 1:
                     if not any(c.name in by_name and c.name in plans and rnd <= plans[c.name].rounds
@@ -512,7 +569,8 @@ def run(opts: RunOptions, log: TextIO | None = None) -> RunOutcome:
                     say(f"{prefix} ...", end="\r" if log.isatty() else "\n")
                     try:
                         if case.kind == results.KIND_SCENARIO:
-                            bench, metrics = scenario_case(case, opts.seed)
+                            bench, metrics = (scenario_case(case, opts.seed) if remote is None
+                                              else remote.take(case))
                             shown = _fmt_metrics(metrics)
                         elif valgrind is not None:
                             bench = count_case(opts, case, workdir, valgrind)

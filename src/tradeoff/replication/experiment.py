@@ -203,12 +203,41 @@ def _multileader_kwargs(mode: str, *, n, clients, ops, read_fraction, keys, skew
                 delays=latency, failures=failures, partitions=partitions, seed=seed, history=history)
 
 
+def _replicate_task(task, shared):
+    """One scheme's simulation on a dask worker (``--cluster``)."""
+    import importlib
+
+    label, module_name, kw = task
+    try:
+        r = importlib.import_module(module_name).simulate(**kw)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if getattr(r, "sim", None) is not None:
+        r.sim = None        # the engine (a C object, not picklable) stays on the worker; the figures travel
+    return r
+
+
+def _on_cluster(calls, cluster: str, progress: Note | None):
+    """The schemes' runs, one dask task each, in the order of ``calls``; and where each ran."""
+    from ..harness.cluster import executor
+
+    tasks = [(label, module.__name__, kw) for label, module, kw in calls]
+    runs: list = [None] * len(tasks)
+    where: list = [None] * len(tasks)
+    with executor(cluster) as ex:
+        for done, (i, r, ran_on) in enumerate(ex.map(_replicate_task, tasks), 1):
+            runs[i], where[i] = (tasks[i][0], r), ran_on
+            if progress:
+                progress(f"replication: [{done}/{len(tasks)}] {tasks[i][0]} done on {ran_on}")
+    return runs, where
+
+
 def run_replication(*, scheme: str = "leader:async,leader:semisync,leader:sync", n: int = 3,
                     reads: str = "follower", clients: int = 10, ops="1e6", read_fraction: float = 0.9,
                     keys: int = 1000, skew: float = 0.0, latency: str = "exp:mean=1ms", crash=None,
                     detect: float = 0.5, partition: str | None = None, seed: int = 0, history: str | None = None,
                     plot: str | None = None, output: str | None = None, fmt: str = "table",
-                    progress: Note | None = None):
+                    cluster: str | None = None, progress: Note | None = None):
     """``tradeoff simulate replication``: the options as typed -> an Outcome.
     ``partition``: a schedule of :func:`.partitions.parse_partitions`
     (``"2s-5s:{0,1}|{2}"``, ``;`` between several) applied to every scheme."""
@@ -265,9 +294,15 @@ def run_replication(*, scheme: str = "leader:async,leader:semisync,leader:sync",
         except ValueError as exc:
             raise UserError(str(exc)) from None
         calls.append((label, module, kw))
+    if cluster is not None:
+        from ..harness.cluster import parse_spec
+        parse_spec(cluster)                                   # before any work
     out = Outputs(output or default_output("simulate-replication"), plot)
     runs = []
-    for label, module, kw in calls:
+    where = ["local"] * len(calls)
+    if cluster is not None:
+        runs, where = _on_cluster(calls, cluster, progress)
+    for label, module, kw in (calls if cluster is None else []):
         if progress:
             progress(f"replication: {label}, {n_ops:,} operations on {n} replicas")
         try:
@@ -287,7 +322,8 @@ def run_replication(*, scheme: str = "leader:async,leader:semisync,leader:sync",
         from ..harness import results
 
         results.write_rows([{**{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                                for k, v in row.items()}, "seconds": row["wall_seconds"]} for row in rows],
+                                for k, v in row.items()}, "seconds": row["wall_seconds"], "ran_on": ran_on}
+                            for row, ran_on in zip(rows, where)],
                            tmp.results, suite="simulate-replication", func="replicate", params=("scheme",),
                            compare="scheme", headline=("stale_pct", "lost_acked", "write_p99_ms"),
                            config={"n": n, "reads": reads, "latency": str(latency), "seed": seed,

@@ -232,6 +232,30 @@ def _duration(x, what) -> float:
         raise UserError(str(exc)) from None
 
 
+def _sweep_task(task, shared):
+    choice, rate = task
+    return simulate(choice, rate=rate, **shared["kw"])
+
+
+def sweep_on_cluster(choices, rates, cluster: str, *, progress: Note | None = None,
+                     **kw) -> tuple[list[Result], list[str]]:
+    """:func:`sweep` with one dask task per fix and rate (``cluster``: ``tcp://host:port``
+    or ``local:N``, :mod:`tradeoff.harness.cluster`): the results in the same order,
+    and where each ran."""
+    from ..harness.cluster import executor
+
+    tasks = [(c, float(r)) for c in choices for r in rates]
+    out: list = [None] * len(tasks)
+    where: list = [None] * len(tasks)
+    with executor(cluster) as ex:
+        for done, (i, res, ran_on) in enumerate(ex.map(_sweep_task, tasks, {"kw": kw}), 1):
+            out[i], where[i] = res, ran_on
+            if progress:
+                progress(f"stampede: [{done}/{len(tasks)}] {tasks[i][0].label} at {tasks[i][1]:g}/s "
+                         f"done on {ran_on}")
+    return out, where
+
+
 def sweep(fixes=SWEEP_FIXES, rates=(1000.0,), *, progress: Note | None = None, **kw) -> list[Result]:
     """:func:`simulate` for every fix at every rate (fixes outer); ``kw`` as for it."""
     choices = parse_fixes(",".join(fixes) if not isinstance(fixes, str) else fixes)
@@ -660,7 +684,7 @@ def plot(results: list[Result], path, real: list[Result] | None = None) -> None:
 def run(*, fix: str = "none,lock,jitter,xfetch:beta=1,swr", rate="1000", recompute="200ms", ttl="60s",
         keys: int = 1, requests="1e6", seed: int = 0, real: bool = False, lock: str = "local",
         peers: bool = False, plot_path: str | None = None, output: str | None = None, fmt: str = "table",
-        progress: Note | None = None, note: Note | None = None):
+        cluster: str | None = None, progress: Note | None = None, note: Note | None = None):
     """``tradeoff simulate stampede``: a row per fix and rate; ``real`` also serves the
     same requests for real (threads, SQLite), ``peers`` adds dogpile.cache and diskcache
     (real mode)."""
@@ -695,6 +719,9 @@ def run(*, fix: str = "none,lock,jitter,xfetch:beta=1,swr", rate="1000", recompu
 
         if importlib.util.find_spec("redis") is None:
             raise UserError("the redis client is not installed (pip install redis)")
+    if cluster is not None:
+        from ..harness.cluster import parse_spec
+        parse_spec(cluster)                                   # before any work
     out = Outputs(output or default_output("simulate-stampede"), plot_path)
     if real and note and n / min(rates) > 60:
         note(f"note: a real run lasts requests / rate: {n / min(rates):,.0f} s at {min(rates):g}/s "
@@ -704,7 +731,11 @@ def run(*, fix: str = "none,lock,jitter,xfetch:beta=1,swr", rate="1000", recompu
             note(f"warning: {n:,} requests at {x:g}/s last {n / x:g} s, less than the ttl ({ttl_s:g} s): "
                  f"no key expires; raise --requests or lower --ttl")
     sims, reals, peer_rows = [], [], []
+    where: list = []
     try:
+        if cluster is not None:     # the simulations only: real runs are served here
+            sims, where = sweep_on_cluster(choices, rates, cluster, progress=progress, recompute=dist,
+                                           ttl=ttl_s, keys=keys, requests=n, seed=seed)
         if real and lock == "redis":
             from ..harness.servers import RedisServer
 
@@ -713,7 +744,9 @@ def run(*, fix: str = "none,lock,jitter,xfetch:beta=1,swr", rate="1000", recompu
             if progress and (n * len(rates) >= 5_000_000 or real):
                 progress(f"stampede: {c.label}, {len(rates)} rate(s), {n:,} requests each")
             for x in rates:
-                sims.append(simulate(c, rate=x, recompute=dist, ttl=ttl_s, keys=keys, requests=n, seed=seed))
+                if cluster is None:
+                    sims.append(simulate(c, rate=x, recompute=dist, ttl=ttl_s, keys=keys, requests=n, seed=seed))
+                    where.append("local")
                 if real:
                     if progress:
                         progress(f"stampede: {c.label} at {x:g}/s for real ({n / x:,.1f} s)")
@@ -736,7 +769,7 @@ def run(*, fix: str = "none,lock,jitter,xfetch:beta=1,swr", rate="1000", recompu
             server.stop()
     rows = []
     for i, r in enumerate(sims):
-        row = r.row()
+        row = {**r.row(), "ran_on": where[i]}
         if real:
             q = reals[i]
             row.update({f"real_{k}": v for k, v in q.row().items() if k not in ("fix", "rate", "keys", "ttl",
