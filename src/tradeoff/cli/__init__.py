@@ -17,7 +17,7 @@ import sys
 import click
 
 from ..harness.errors import UserError
-from . import _check, _http, _servers, _simulate, _stampede, _strategy, _suites  # noqa: F401  (they register their commands on the group)
+from . import _cdn, _check, _http, _servers, _simulate, _stampede, _strategy, _suites  # noqa: F401  (they register their commands on the group)
 from ._app import EXIT_INTERRUPTED, EXIT_REGRESSION, EXIT_USAGE, cli
 
 __all__ = ["cli", "main", "EXIT_REGRESSION", "EXIT_USAGE", "EXIT_INTERRUPTED"]

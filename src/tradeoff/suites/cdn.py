@@ -17,6 +17,18 @@ Scenarios:
 - ``nginx_agreement``: request sequences replayed through real nginx (proxy_cache:
   expiry, revalidate, Vary, lock, no lock, use_stale updating) and through ``NginxModel``: statuses compared
   (skipped when nginx is not installed).
+
+The layered simulation (:mod:`tradeoff.cdn`), five layers (browser, edges, shield,
+proxy, app) in front of the origin, on one generated day of a site (seeded):
+- ``simulate_layers`` (timed): the simulation loop, per request, for two edge
+  policies; ``simulation_throughput`` (scenario): requests per second through the
+  five layers, loop alone and end to end (URL preparation and figures included).
+- ``cdn_assets``: content-hashed asset names (``max-age=31536000, immutable``)
+  against stable names with ``max-age=300``: stale responses after deploys, the
+  longest stale window, origin load, edge hit ratio.
+- ``cdn_origin``: origin pull against push (static content uploaded at deploy).
+- ``cdn_purge``: purges by URL (one by one, rate-limited) against one surrogate-key
+  (tag) purge.
 """
 from __future__ import annotations
 
@@ -174,4 +186,85 @@ def nginx_agreement(case, seed):
             "nginx": " ".join(real), "model": " ".join(model), "origin_requests": origin}
 
 
-__all__ = ["decide", "decision_rate", "hishel_agreement", "nginx_agreement"]
+CDN_LAYERS = "browser,edge:pops=5:size=2GB:policy={policy},shield:size=10GB,proxy:size=1GB,app:size=256MB,origin"
+CDN_REQUESTS = 300_000
+CDN_WORKLOAD = dict(assets=5000, pages=20000, images=20000, videos=500, api=2000, clients=20000,
+                    duration="24h")
+
+
+def _cdn_workload(seed: int, n: int = CDN_REQUESTS):
+    from tradeoff.cdn import generate
+
+    key = (seed, n)
+    if key not in _CDN_CACHE:
+        _CDN_CACHE.clear()
+        _CDN_CACHE[key] = generate(n, seed=seed, **CDN_WORKLOAD)
+    return _CDN_CACHE[key]
+
+
+_CDN_CACHE: dict = {}
+
+
+@benchmark(params={"policy": ["lru", "s3fifo"]}, compare="policy", inner_loops=CDN_REQUESTS)
+def simulate_layers(policy, seed):
+    """One request through five layers (browser, 5 edges, shield, proxy, app) to the origin."""
+    from tradeoff.cdn import simulate
+
+    w = _cdn_workload(seed)
+    layers = CDN_LAYERS.format(policy=policy)
+
+    def run():
+        simulate(layers, w, seed=seed)
+    return run
+
+
+@scenario
+def simulation_throughput(seed):
+    """Requests per second through five layers: the loop alone and the whole
+    simulate() call (best of 3 on a 300k-request day)."""
+    from tradeoff.cdn import simulate
+
+    w = _cdn_workload(seed)
+    best_loop = best_all = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        r = simulate(CDN_LAYERS.format(policy="s3fifo"), w, seed=seed)
+        best_all = min(best_all, time.perf_counter() - t0)
+        best_loop = min(best_loop, r.summary["loop_seconds"])
+    return {"requests": len(w), "loop_requests_per_s": len(w) / best_loop,
+            "end_to_end_requests_per_s": len(w) / best_all,
+            "seconds_for_10M_projected": 10e6 / (len(w) / best_all)}
+
+
+def _cdn_row(seed, **kw):
+    from tradeoff.cdn import simulate
+
+    r = simulate(CDN_LAYERS.format(policy="s3fifo"), _cdn_workload(seed), seed=seed, **kw)
+    s = r.summary
+    return {"origin_requests": s["origin_requests"], "origin_gb": (s["origin_bytes_out"] + s["push_bytes"]) / 1e9,
+            "edge_hit_ratio": r.layer("edge")["hit_ratio"], "edge_byte_hit_ratio": r.layer("edge")["byte_hit_ratio"],
+            "stale_served": s["stale_served"], "max_stale_window_s": s["max_stale_window_s"],
+            "mean_stale_window_s": s["mean_stale_window_s"], "egress_cost": s["egress_cost"],
+            "p50_ms": s["p50_ms"], "p99_ms": s["p99_ms"]}
+
+
+@scenario(params={"assets": ["hashed", "max-age=300"]}, compare="assets")
+def cdn_assets(assets, seed):
+    """Hashed against stable asset names, deploys every hour (20% of objects change), tag purges."""
+    return _cdn_row(seed, assets=assets, deploy="every=1h", purge="tag")
+
+
+@scenario(params={"origin": ["pull", "push"]}, compare="origin")
+def cdn_origin(origin, seed):
+    """Origin pull against push of static content at deploy."""
+    return _cdn_row(seed, origin=origin, assets="max-age=300", deploy="every=1h", purge="tag")
+
+
+@scenario(params={"purge": ["url", "tag"]}, compare="purge")
+def cdn_purge(purge, seed):
+    """Purge by URL (100 per second) against one surrogate-key purge, after each deploy."""
+    return _cdn_row(seed, purge=purge, assets="max-age=300", deploy="every=1h")
+
+
+__all__ = ["decide", "decision_rate", "hishel_agreement", "nginx_agreement", "simulate_layers",
+           "simulation_throughput", "cdn_assets", "cdn_origin", "cdn_purge"]
