@@ -168,8 +168,8 @@ def run_ab(*, base: str, head: str = "HEAD", suite: str, patterns=(), params=(),
 
     from . import results
     from .compare import compare
-    from .run import Plan, RunOptions, _pyperf_args, _stop, case_metadata, default_output, run_metadata, select
-    from .worker import ERROR_MARK, SKIP_MARK
+    from .run import (CaseFailed, CaseSkipped, Plan, RunOptions, _pyperf_args, _run_worker, case_metadata,
+                      default_output, run_metadata, select)
 
     for what, v in (("--rounds", rounds), ("--processes", processes), ("--values", values)):
         if not isinstance(v, int) or v < 1:
@@ -223,7 +223,7 @@ def run_ab(*, base: str, head: str = "HEAD", suite: str, patterns=(), params=(),
                     out = os.path.join(work, f"{side.label}-{time.monotonic_ns()}.json")
                     o = RunOptions(suite=_suite_for(side, suite, repo), params=list(params), seed=seed)
                     if valgrind is not None:
-                        from .run import CaseFailed, CaseSkipped, count_case
+                        from .run import count_case
 
                         try:
                             b = count_case(o, case, work, valgrind, python=side.python, cwd=str(side.tree))
@@ -238,16 +238,12 @@ def run_ab(*, base: str, head: str = "HEAD", suite: str, patterns=(), params=(),
                     loops = first.get_metadata().get("loops") if first is not None else None
                     cmd = _pyperf_args(o, case, out, Plan(rounds=1, processes=processes, values=values), loops)
                     cmd[0] = side.python
-                    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                            cwd=str(side.tree))
                     try:
-                        stdout, stderr = proc.communicate()
-                    except BaseException:
-                        _stop(proc)
-                        raise
-                    bad = [ln for ln in stderr.splitlines() if ln.startswith((SKIP_MARK, ERROR_MARK))]
-                    if bad or proc.returncode != 0 or not os.path.exists(out):
-                        tail = bad or [ln for ln in (stderr + stdout).splitlines() if ln.strip()][-1:]
+                        returncode, stdout, stderr = _run_worker(cmd, cwd=str(side.tree))
+                    except (CaseFailed, CaseSkipped) as exc:
+                        raise UserError(f"{case.name} at {side.ref}: {exc}") from None
+                    if returncode != 0 or not os.path.exists(out):
+                        tail = [ln for ln in (stderr + stdout).splitlines() if ln.strip()][-1:]
                         raise UserError(f"{case.name} at {side.ref}: {tail[0] if tail else 'the worker failed'}")
                     b = pyperf.BenchmarkSuite.load(out).get_benchmarks()[0]
                     b.update_metadata({**case_metadata(case, seed), **meta, "tradeoff_git_commit": side.commit[:12],

@@ -221,6 +221,20 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def _run_worker(cmd: list, **popen) -> tuple[int, str, str]:
+    """Run a worker (a pyperf master, or valgrind around one) to its end: (exit
+    status, stdout, stderr), its marks acted on (:func:`_worker_marks`). Ctrl-C
+    stops it and its children (:func:`_stop`) before going on up."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    try:
+        stdout, stderr = proc.communicate()
+    except BaseException:
+        _stop(proc)
+        raise
+    _worker_marks(stderr)
+    return proc.returncode, stdout, stderr
+
+
 def _worker_marks(stderr: str) -> None:
     """Act on a worker's marked lines: pass its notes on (data it wrote), raise
     CaseSkipped or CaseFailed for its skip or error."""
@@ -240,16 +254,10 @@ def time_case(opts: RunOptions, case: Case, workdir: str, how: Plan | None = Non
 
     out = os.path.join(workdir, f"case-{abs(hash(case.name))}-{time.monotonic_ns()}.json")
     cmd = _pyperf_args(opts, case, out, how or plan(opts, case), loops)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        stdout, stderr = proc.communicate()
-    except BaseException:
-        _stop(proc)
-        raise
-    _worker_marks(stderr)
-    if proc.returncode != 0 or not os.path.exists(out):
+    returncode, stdout, stderr = _run_worker(cmd)
+    if returncode != 0 or not os.path.exists(out):
         tail = [ln for ln in (stderr + stdout).strip().splitlines() if ln.strip()]
-        raise CaseFailed(tail[-1] if tail else f"pyperf exited with status {proc.returncode}")
+        raise CaseFailed(tail[-1] if tail else f"pyperf exited with status {returncode}")
     suite = pyperf.BenchmarkSuite.load(out)
     os.unlink(out)
     return suite.get_benchmarks()[0]
@@ -285,17 +293,11 @@ def count_case(opts: RunOptions, case: Case, workdir: str, valgrind: str, python
     env = dict(os.environ, PYTHONHASHSEED="0")
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, "1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
-    try:
-        stdout, stderr = proc.communicate()
-    except BaseException:
-        _stop(proc)
-        raise
-    _worker_marks(stderr)
+    returncode, stdout, stderr = _run_worker(cmd, env=env, cwd=cwd)
     loops = next((int(ln.split()[-1]) for ln in stdout.splitlines() if ln.startswith(COUNT_MARK)), None)
-    if proc.returncode != 0 or loops is None or not os.path.exists(out):
+    if returncode != 0 or loops is None or not os.path.exists(out):
         tail = [ln for ln in (stderr + stdout).strip().splitlines() if ln.strip() and not ln.startswith("==")]
-        raise CaseFailed(tail[-1] if tail else f"valgrind exited with status {proc.returncode}")
+        raise CaseFailed(tail[-1] if tail else f"valgrind exited with status {returncode}")
     events, totals = parse_callgrind_totals(out)
     if totals[0] <= 0:
         raise CaseFailed("callgrind counted no instruction (were the client requests compiled in?)")
