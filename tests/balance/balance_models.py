@@ -10,15 +10,12 @@ health check (rise/fall) and the passive outlier detector.
 import math
 
 import xxhash
-from pymodels import mix64
+from pymodels import Rng, mix64
 
 M64 = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15
 
 
 # ---------------------------------------------------------------- hashing, rng
-
-
 
 
 def client_word(client):
@@ -29,51 +26,6 @@ def client_word(client):
     if isinstance(client, bytes):
         return xxhash.xxh64_intdigest(client, 0)
     return client & M64
-
-
-def _rotl(x, r):
-    return ((x << r) | (x >> (64 - r))) & M64
-
-
-class Rng:
-    """xoshiro256** (Blackman and Vigna 2021), seeded by four splitmix64 steps."""
-
-    def __init__(self, seed):
-        x = seed & M64
-        s = []
-        for _ in range(4):
-            x = (x + GOLDEN) & M64
-            s.append(mix64(x))
-        if not any(s):
-            s[0] = 1
-        self.s = s
-
-    def next(self):
-        s0, s1, s2, s3 = self.s
-        result = (_rotl((s1 * 5) & M64, 7) * 9) & M64
-        t = (s1 << 17) & M64
-        s2 ^= s0
-        s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        s3 = _rotl(s3, 45)
-        self.s = [s0, s1, s2, s3]
-        return result
-
-    def uniform(self):
-        return (self.next() >> 11) * (1.0 / 9007199254740992.0)
-
-    def below(self, n):
-        """Lemire's multiply-and-reject: uniform in [0, n)."""
-        m = self.next() * n
-        lo = m & M64
-        if lo < n:
-            threshold = ((1 << 64) - n) % n
-            while lo < threshold:
-                m = self.next() * n
-                lo = m & M64
-        return m >> 64
 
 
 # ---------------------------------------------------------------- balancers

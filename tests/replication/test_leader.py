@@ -15,51 +15,15 @@ from math import comb
 
 import numpy as np
 import pytest
-from pymodels import mix64
+from pymodels import Rng, mix64
 
 from tradeoff.replication.leader import _build, parse_delays, parse_mode, simulate
 
 D = 0.001
-M64 = (1 << 64) - 1
 INF = math.inf
 
 
 # -- the model ------------------------------------------------------------------------------------
-class Rng:
-    """xoshiro256** (Blackman and Vigna 2021) seeded by four splitmix64 steps, with
-    Lemire's bounded draw and the exponential by inversion: tradeoff._core.rng."""
-
-    def __init__(self, seed):
-        x, self.s = seed & M64, []
-        for _ in range(4):
-            x = (x + 0x9E3779B97F4A7C15) & M64
-            self.s.append(mix64(x))
-
-    def next(self):
-        s0, s1, s2, s3 = self.s
-        r = ((((s1 * 5) & M64) << 7 | ((s1 * 5) & M64) >> 57) & M64) * 9 & M64
-        t = (s1 << 17) & M64
-        s2 ^= s0
-        s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        s3 = ((s3 << 45) | (s3 >> 19)) & M64
-        self.s = [s0, s1, s2, s3]
-        return r
-
-    def uniform(self):
-        return (self.next() >> 11) * (1.0 / 9007199254740992.0)
-
-    def exponential(self, mean):
-        return -mean * math.log(((self.next() >> 11) + 1.0) * (1.0 / 9007199254740992.0))
-
-    def below(self, n):
-        m = self.next() * n
-        if (m & M64) < n:
-            while (m & M64) < ((1 << 64) - n) % n:
-                m = self.next() * n
-        return m >> 64
 
 
 def draw(dist, rng):

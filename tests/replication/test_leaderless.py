@@ -10,58 +10,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from pymodels import MASK64, mix64
+from pymodels import Rng, mix64
 from tradeoff.replication import leaderless
 from tradeoff.replication.leaderless import simulate
 
 
 # ----------------------------------------------------------------------------- the model
 
-class Xoshiro:
-    """xoshiro256** 1.0 (Blackman and Vigna, ACM TOMS 2021), seeded with four
-    splitmix64 steps of the seed; the draws of tradeoff._core.rng."""
-
-    def __init__(self, seed):
-        x = seed & MASK64
-        state = []
-        for _ in range(4):
-            x = (x + 0x9E3779B97F4A7C15) & MASK64
-            state.append(mix64(x))
-        if not any(state):
-            state[0] = 1
-        self.a, self.b, self.c, self.d = state
-
-    def bits(self):
-        a, b, c, d = self.a, self.b, self.c, self.d
-        out = (b * 5) & MASK64
-        out = ((((out << 7) | (out >> 57)) & MASK64) * 9) & MASK64
-        t = (b << 17) & MASK64
-        c ^= a
-        d ^= b
-        b ^= c
-        a ^= d
-        c ^= t
-        d = ((d << 45) | (d >> 19)) & MASK64
-        self.a, self.b, self.c, self.d = a, b, c, d
-        return out
-
-    def uniform(self):
-        return float(self.bits() >> 11) * (1.0 / 9007199254740992.0)
-
-    def below(self, n):
-        """Lemire's multiply-and-reject."""
-        m = self.bits() * n
-        low = m & MASK64
-        if low < n:
-            floor = ((1 << 64) - n) % n
-            while low < floor:
-                m = self.bits() * n
-                low = m & MASK64
-        return m >> 64
-
-    def exponential(self, mean):
-        return -mean * math.log((float(self.bits() >> 11) + 1.0) * (1.0 / 9007199254740992.0))
-
+Xoshiro = Rng
 
 def draw(dist, rng):
     kind, mean, arr = dist

@@ -9,63 +9,12 @@ from hypothesis import given, settings, strategies as st
 from tradeoff.strategies import stampede as S
 from tradeoff.strategies._stampede import FIX_KINDS, Stampede
 
-from pymodels import MASK64, mix64
+from pymodels import Rng, mix64
 
 SALT_ARR = 0x6172726976616C73
 SALT_KEY = 0x6B65797320202020
 SALT_CMP = 0x7265636F6D707574
 SALT_FIX = 0x6669786472617773
-INV53 = 1.0 / 9007199254740992.0
-
-
-def _rotl(x, k):
-    return ((x << k) | (x >> (64 - k))) & MASK64
-
-
-class Rng:
-    """xoshiro256** seeded through splitmix64 (tradeoff._core.rng)."""
-
-    def __init__(self, seed):
-        x = seed & MASK64
-        s = []
-        for _ in range(4):
-            x = (x + 0x9E3779B97F4A7C15) & MASK64
-            s.append(mix64(x))
-        if not any(s):
-            s[0] = 1
-        self.s = s
-
-    def next(self):
-        s0, s1, s2, s3 = self.s
-        result = (_rotl((s1 * 5) & MASK64, 7) * 9) & MASK64
-        t = (s1 << 17) & MASK64
-        s2 ^= s0
-        s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        s3 = _rotl(s3, 45)
-        self.s = [s0, s1, s2, s3]
-        return result
-
-    def uniform(self):
-        return (self.next() >> 11) * INV53
-
-    def uniform_pos(self):
-        return ((self.next() >> 11) + 1.0) * INV53
-
-    def below(self, n):
-        m = self.next() * n
-        lo = m & MASK64
-        if lo < n:
-            threshold = (-n % (1 << 64)) % n
-            while lo < threshold:
-                m = self.next() * n
-                lo = m & MASK64
-        return m >> 64
-
-    def exponential(self, mean):
-        return -mean * math.log(self.uniform_pos())
 
 
 def model(fix, keys, rate, ttl, dist, seed, n, beta=1.0, spread=0.1, stale=False, window=math.inf):
