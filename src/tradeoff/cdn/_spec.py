@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..harness.specs import parse_size
 from ..http import Request, StoredResponse, storable, strip_surrogate
 from ..http._semantics import _profile
 
@@ -19,8 +20,6 @@ ASSET, IMAGE, VIDEO, PAGE, API, PERSONAL = range(6)
 #: origin-side layers: bytes leaving the first of them leave the origin
 ORIGIN_SIDE = ("proxy", "app", "db", "origin")
 
-_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 _TIME = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 _DEFAULTS = {
@@ -32,20 +31,6 @@ _DEFAULTS = {
     "browser": {},
     "origin": {"rtt": "2ms"},
 }
-
-
-def parse_size(text, what: str = "size") -> int:
-    """Bytes from ``10GB``, ``512MiB``, ``1e6`` (decimal units, and binary with i)."""
-    m = re.fullmatch(r"\s*(-?[0-9.e+]+)\s*([a-zA-Z]*)\s*", str(text))
-    if not m or m.group(2).lower() not in _UNITS:
-        raise ValueError(f"{what} must be a size such as 10GB or 512MB, got {text!r}")
-    try:
-        v = float(m.group(1)) * _UNITS[m.group(2).lower()]
-    except ValueError:
-        raise ValueError(f"{what} must be a size such as 10GB or 512MB, got {text!r}") from None
-    if v < 0:
-        raise ValueError(f"{what} must be >= 0, got {text!r}")
-    return int(v)
 
 
 def parse_duration(text, what: str = "duration") -> float:

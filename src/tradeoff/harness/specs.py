@@ -89,12 +89,12 @@ def parse_choices(spec: str | Sequence[str], known: Mapping[str, Sequence[str]],
 
 
 _TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0,
-               "min": 60.0, "h": 3600.0}
+               "min": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([a-z\u00b5]*)\s*$")
 
 
 def parse_duration(value, what: str = "duration", unit: str = "s") -> float:
-    """A duration (``"250ms"``, ``"10s"``, ``"2m"`` (minutes), ``"1h"``, ``"15us"``,
+    """A duration (``"250ms"``, ``"10s"``, ``"2m"`` (minutes), ``"1h"``, ``"2d"``, ``"15us"``,
     ``"3ns"``, a timedelta, or a bare number of ``unit``) as a number of ``unit``
     (``"s"`` or ``"ms"``), finite and >= 0; ValueError with one line naming ``what``
     otherwise. The one parser of durations of every area.
@@ -115,11 +115,33 @@ def parse_duration(value, what: str = "duration", unit: str = "s") -> float:
         m = _DURATION.match(str(value).lower())
         if not m or (m.group(2) and m.group(2) not in _TIME_UNITS):
             raise ValueError(f"bad {what} {value!r}: write a number of {'seconds' if unit == 's' else unit} "
-                             f"with an optional unit (ns, us, ms, s, m, h), e.g. 10{unit}")
+                             f"with an optional unit (ns, us, ms, s, m, h, d), e.g. 10{unit}")
         x = float(m.group(1)) * _TIME_UNITS[m.group(2) or unit] / scale
     if not math.isfinite(x) or x < 0:
         raise ValueError(f"{what} must be finite and >= 0, got {value!r}")
     return x
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+               "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_SIZE = re.compile(r"^\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([a-z]*)\s*$")
+
+
+def parse_size(text, what: str = "size") -> int:
+    """Bytes from ``"10GB"``, ``"10k"``, ``"512MiB"``, ``"1e6"`` (decimal units, binary
+    with an i), >= 0; ValueError with one line naming ``what`` otherwise. The one
+    parser of byte sizes of every area.
+
+    >>> parse_size("10GB"), parse_size("10k"), parse_size("512MiB"), parse_size(100)
+    (10000000000, 10000, 536870912, 100)
+    """
+    m = _SIZE.match(str(text).lower())
+    if not m or m.group(2) not in _SIZE_UNITS:
+        raise ValueError(f"{what} must be a size such as 10GB or 512MB, got {text!r}")
+    v = float(m.group(1)) * _SIZE_UNITS[m.group(2)]
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"{what} must be >= 0, got {text!r}")
+    return int(v)
 
 
 def parse_count(text, what: str) -> int:

@@ -344,13 +344,6 @@ def _list(spec, what: str, parse=int, low=1) -> list:
     return out
 
 
-def _size(text: str) -> int:
-    """``"100"``, ``"10k"``/``"10KB"``, ``"1M"`` -> bytes."""
-    t = text.strip().upper().removesuffix("B")
-    mult = {"K": 1000, "M": 1000_000}.get(t[-1:], 1)
-    return int(float(t[:-1] if mult > 1 else t) * mult)
-
-
 def run_servers(*, servers: str = "redis,memcached", values: str = "100,10k,100k", pipeline: str = "1,16",
                 clients: str = "1,2", requests: str = "20000", threads: int = 4, eviction_spec: str = "default",
                 workload: str = "zipf:alpha=0.9,objects=40000,requests=60000", trace: str | None = None,
@@ -367,7 +360,7 @@ def run_servers(*, servers: str = "redis,memcached", values: str = "100,10k,100k
     from ..harness.report import format_table
     from ..harness.run import default_output
     from ..harness.servers import missing_notice
-    from ..harness.specs import parse_count
+    from ..harness.specs import parse_count, parse_size
 
     try:
         names = [s.strip().lower() for s in servers.split(",") if s.strip()]
@@ -376,7 +369,7 @@ def run_servers(*, servers: str = "redis,memcached", values: str = "100,10k,100k
                 raise ValueError(f"unknown server {s!r} (redis, memcached)")
         if not names:
             raise ValueError("no server given")
-        sizes = _list(values, "--values", _size)
+        sizes = _list(values, "--values", parse_size)
         depths = _list(pipeline, "--pipeline")
         counts = _list(clients, "--clients")
         n_req = parse_count(requests, "--requests")
