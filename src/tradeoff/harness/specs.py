@@ -89,12 +89,12 @@ def parse_choices(spec: str | Sequence[str], known: Mapping[str, Sequence[str]],
 
 
 _TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0,
-               "min": 60.0, "h": 3600.0, "d": 86400.0}
+               "min": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([a-z\u00b5]*)\s*$")
 
 
 def parse_duration(value, what: str = "duration", unit: str = "s") -> float:
-    """A duration (``"250ms"``, ``"10s"``, ``"2m"`` (minutes), ``"1h"``, ``"2d"``, ``"15us"``,
+    """A duration (``"250ms"``, ``"10s"``, ``"2m"`` (minutes), ``"1h"``, ``"15us"``,
     ``"3ns"``, a timedelta, or a bare number of ``unit``) as a number of ``unit``
     (``"s"`` or ``"ms"``), finite and >= 0; ValueError with one line naming ``what``
     otherwise. The one parser of durations of every area.
@@ -115,7 +115,7 @@ def parse_duration(value, what: str = "duration", unit: str = "s") -> float:
         m = _DURATION.match(str(value).lower())
         if not m or (m.group(2) and m.group(2) not in _TIME_UNITS):
             raise ValueError(f"bad {what} {value!r}: write a number of {'seconds' if unit == 's' else unit} "
-                             f"with an optional unit (ns, us, ms, s, m, h, d), e.g. 10{unit}")
+                             f"with an optional unit (ns, us, ms, s, m, h), e.g. 10{unit}")
         x = float(m.group(1)) * _TIME_UNITS[m.group(2) or unit] / scale
     if not math.isfinite(x) or x < 0:
         raise ValueError(f"{what} must be finite and >= 0, got {value!r}")
