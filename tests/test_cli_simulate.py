@@ -1,5 +1,4 @@
 """``tradeoff simulate cache`` and ``tradeoff mrc``: tables, results files, plots, errors."""
-import json
 
 import numpy as np
 import pytest

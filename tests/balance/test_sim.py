@@ -15,7 +15,6 @@ queue, Mitzenmacher's supermarket limit for the power of two choices, Little's
 law; and the failure-detection arithmetic of health checks and ejection.
 """
 import math
-import warnings
 from collections import deque
 
 import numpy as np

@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradeoff.balance import simulator as simmod
-from tradeoff.balance._base import HealthCheck
 from tradeoff.balance._impl import Random
 from tradeoff.balance.simulator import (ArrivalSpec, Failure, ServiceSpec, make_balancer,
                                        parse_arrivals, parse_duration, parse_failures,
