@@ -694,3 +694,24 @@ def test_order_ties_against_a_brute_force_rule():
             for j in range(k):
                 if procs[j] == procs[k] and (1, j) in pos:
                     assert pos[(1, j)] < pos[(0, k)]                   # program order
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_the_encoders_c_tie_order_is_order_ties(data):
+    """The encoder orders tie groups of up to TIE_MAX entries in C: the same answer
+    as order_ties on random groups (parts, processes, ops with and without their
+    own return at the instant)."""
+    from tradeoff.consistency._wgl import order_ties, order_ties_native
+
+    n = data.draw(st.integers(0, 12))
+    ops = sorted(data.draw(st.lists(st.integers(0, 40), min_size=n, max_size=n, unique=True)))
+    calls, rets = [], []
+    for k in ops:
+        part, proc = data.draw(st.integers(0, 2)), data.draw(st.sampled_from("abc"))
+        kind = data.draw(st.sampled_from(["call", "ret", "both"]))
+        if kind in ("call", "both"):
+            calls.append((part, proc, k))
+        if kind in ("ret", "both"):
+            rets.append((part, proc, k))
+    assert order_ties_native(calls, rets) == order_ties(calls, rets)

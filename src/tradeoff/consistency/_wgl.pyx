@@ -338,6 +338,110 @@ def order_ties(calls, rets):
     return out
 
 
+DEF TIE_MAX = 64      # a tie group of up to this many calls and returns is ordered in C
+
+
+cdef Py_ssize_t _order_ties_c(Py_ssize_t nc, const int32_t* cpart, const int32_t* cproc,
+                              const int32_t* cop, Py_ssize_t nr, const int32_t* rpart,
+                              const int32_t* rproc, const int32_t* rop, uint8_t* out_fl,
+                              int32_t* out_op) noexcept nogil:
+    """:func:`order_ties` on arrays (part, process id, op of each call and each return),
+    the same rule step for step, O((nc + nr)^2) per entry placed: the order into
+    out_fl (0 call, 1 return) and out_op; returns how many (nc + nr)."""
+    cdef uint8_t cdone[TIE_MAX]
+    cdef uint8_t rdone[TIE_MAX]
+    cdef Py_ssize_t n = 0, left = nc, q, s, pick, first
+    cdef bint busy, may
+    memset(cdone, 0, sizeof(cdone))
+    memset(rdone, 0, sizeof(rdone))
+    while left > 0:
+        pick = -1
+        for q in range(nc):             # the first call whose process has nothing earlier to return
+            if cdone[q]:
+                continue
+            busy = False
+            for s in range(nr):
+                if not rdone[s] and rpart[s] == cpart[q] and rproc[s] == cproc[q] and rop[s] < cop[q]:
+                    busy = True
+                    break
+            if not busy:
+                pick = q
+                break
+        if pick >= 0:
+            out_fl[n] = 0
+            out_op[n] = cop[pick]
+            n += 1
+            cdone[pick] = 1
+            left -= 1
+            continue
+        pick = -1                       # else a return that may go, one a waiting call needs first
+        first = -1
+        for s in range(nr):
+            if rdone[s]:
+                continue
+            may = True
+            for q in range(nc):
+                if not cdone[q] and cop[q] == rop[s]:
+                    may = False
+                    break
+            if not may:
+                continue
+            if first < 0:
+                first = s
+            for q in range(nc):
+                if not cdone[q] and cpart[q] == rpart[s] and cproc[q] == rproc[s] and cop[q] > rop[s]:
+                    pick = s
+                    break
+            if pick >= 0:
+                break
+        if pick < 0:
+            pick = first
+        if pick < 0:                    # cannot happen: some return may always go
+            break
+        out_fl[n] = 1
+        out_op[n] = rop[pick]
+        n += 1
+        rdone[pick] = 1
+    for q in range(nc):
+        if not cdone[q]:
+            out_fl[n] = 0
+            out_op[n] = cop[q]
+            n += 1
+    for s in range(nr):
+        if not rdone[s]:
+            out_fl[n] = 1
+            out_op[n] = rop[s]
+            n += 1
+    return n
+
+
+def order_ties_native(calls, rets):
+    """:func:`order_ties` through the C version the encoder uses (processes are
+    numbered first); the same answer, for the tests. At most TIE_MAX entries."""
+    cdef int32_t cpart[TIE_MAX]
+    cdef int32_t cproc[TIE_MAX]
+    cdef int32_t cop[TIE_MAX]
+    cdef int32_t rpart[TIE_MAX]
+    cdef int32_t rproc[TIE_MAX]
+    cdef int32_t rop[TIE_MAX]
+    cdef uint8_t out_fl[2 * TIE_MAX]
+    cdef int32_t out_op[2 * TIE_MAX]
+    cdef Py_ssize_t nc = len(calls), nr = len(rets), q, n
+    cdef dict procs = {}
+    if nc > TIE_MAX or nr > TIE_MAX or nc + nr > TIE_MAX:
+        raise ValueError(f"at most {TIE_MAX} calls and returns together")
+    for q, (part, proc, op) in enumerate(calls):
+        cpart[q] = part
+        cproc[q] = procs.setdefault(proc, len(procs))
+        cop[q] = op
+    for q, (part, proc, op) in enumerate(rets):
+        rpart[q] = part
+        rproc[q] = procs.setdefault(proc, len(procs))
+        rop[q] = op
+    n = _order_ties_c(nc, cpart, cproc, cop, nr, rpart, rproc, rop, out_fl, out_op)
+    return [(out_fl[q], out_op[q]) for q in range(n)]
+
+
 cdef int _sort_by(int32_t* idx, Py_ssize_t m, const int64_t* key) except -1 nogil:
     """Sort idx[0:m] by (key[i], i): insertion sort while the input is nearly sorted
     (the completions of a history mostly are: O(m + inversions)); a merge sort once
@@ -523,8 +627,17 @@ def encode_register(list ops, bint kv, init, tuple read_names, tuple write_names
     cdef int32_t* geop
     cdef uint8_t* geret
     cdef Encoded enc
-    cdef Py_ssize_t ia2, ib2
+    cdef Py_ssize_t ia2, ib2, nt
     cdef list tied
+    cdef dict procs = {}                            # process -> id, for ties only
+    cdef int32_t tpart[TIE_MAX]
+    cdef int32_t tproc[TIE_MAX]
+    cdef int32_t top[TIE_MAX]
+    cdef int32_t upart[TIE_MAX]
+    cdef int32_t uproc[TIE_MAX]
+    cdef int32_t uop[TIE_MAX]
+    cdef uint8_t tfl[TIE_MAX]
+    cdef int32_t tops[TIE_MAX]
     for i in range(N):
         op = <object>PyList_GET_ITEM(ops, i)
         f = op.f
@@ -683,16 +796,36 @@ def encode_register(list ops, bint kv, init, tuple read_names, tuple write_names
             ib2 = ib + 1
             while ib2 < nk and tr.ti[rets[ib2]] == tr.ti[rets[ib]]:
                 ib2 += 1
-            tied = order_ties([(pidx[calls[q]], (<list>lists[pidx[calls[q]]])[loc[calls[q]]].process, calls[q])
-                               for q in range(ia, ia2)],
-                              [(pidx[rets[q]], (<list>lists[pidx[rets[q]]])[loc[rets[q]]].process, rets[q])
-                               for q in range(ib, ib2)])
-            for fl, j in tied:
-                p = pidx[j]
-                pos = entoff[p] + efill[p]
-                efill[p] += 1
-                geop[pos] = loc[j]
-                geret[pos] = fl
+            if ia2 - ia + ib2 - ib <= TIE_MAX:
+                for q in range(ia, ia2):
+                    j = calls[q]
+                    tpart[q - ia] = pidx[j]
+                    tproc[q - ia] = procs.setdefault((<list>lists[pidx[j]])[loc[j]].process, len(procs))
+                    top[q - ia] = <int32_t>j
+                for q in range(ib, ib2):
+                    j = rets[q]
+                    upart[q - ib] = pidx[j]
+                    uproc[q - ib] = procs.setdefault((<list>lists[pidx[j]])[loc[j]].process, len(procs))
+                    uop[q - ib] = <int32_t>j
+                nt = _order_ties_c(ia2 - ia, tpart, tproc, top, ib2 - ib, upart, uproc, uop, tfl, tops)
+                for q in range(nt):
+                    j = tops[q]
+                    p = pidx[j]
+                    pos = entoff[p] + efill[p]
+                    efill[p] += 1
+                    geop[pos] = loc[j]
+                    geret[pos] = tfl[q]
+            else:
+                tied = order_ties([(pidx[calls[q]], (<list>lists[pidx[calls[q]]])[loc[calls[q]]].process, calls[q])
+                                   for q in range(ia, ia2)],
+                                  [(pidx[rets[q]], (<list>lists[pidx[rets[q]]])[loc[rets[q]]].process, rets[q])
+                                   for q in range(ib, ib2)])
+                for fl, j in tied:
+                    p = pidx[j]
+                    pos = entoff[p] + efill[p]
+                    efill[p] += 1
+                    geop[pos] = loc[j]
+                    geret[pos] = fl
             ia = ia2
             ib = ib2
             continue
