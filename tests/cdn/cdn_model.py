@@ -1,7 +1,9 @@
 """A small pure-Python model of the layered caches of tradeoff.cdn, written from the
 issue's description and not from the Cython loop: dict-based LRU caches by bytes
-(OrderedDict), and every HTTP decision made by tradeoff.http.decide on a stored
-response (not by the precomputed tables the loop uses)."""
+(OrderedDict; one per client for bounded browser caches), and every HTTP decision
+made by tradeoff.http.decide on a stored response (not by the precomputed tables
+the loop uses) built from the URL's response: the status and headers of its first
+request in the workload, or its class's defaults."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -11,7 +13,8 @@ import numpy as np
 from tradeoff.cdn import Topology, class_headers
 from tradeoff.cdn._run import RENDER, STORAGE_RTT, _urls, parse_deploys
 from tradeoff.cdn._sim import changed_hash
-from tradeoff.http import FRESH, MISS, STALE_OK, Request, StoredResponse, decide, storable, strip_surrogate
+from tradeoff.http import (FRESH, MISS, STALE_OK, Request, StoredResponse, decide, normalize_headers,
+                           parse_http_date, storable, strip_surrogate)
 
 PAGE_API = (3, 4)
 NONE = -2147483647      # the requester holds no version
@@ -50,6 +53,8 @@ class Model:
         self.topo = Topology(layers)
         self.w = w
         self.headers = class_headers(assets)
+        self.bcap = self.topo.layers[0].size if self.topo.browser else 0
+        self.bcache = {}        # client -> LRUBytes (bounded browsers)
         self.deploys, self.changed = parse_deploys(deploy, w.duration)
         (self.url, self.ucls, self.usize, self.uobj, self.upushed, self.uoff, self.v,
          self.vs) = _urls(w, self.deploys, self.changed, assets, seed, origin, push_above, purge,
@@ -72,26 +77,46 @@ class Model:
                        for _ in range(self.m + 3)]
         self.rtt = [0.0] + [l.rtt for l in self.shared] + [self.topo.origin.rtt, STORAGE_RTT]
         self.stale = []
+        # each URL's response: its first request's (status, headers), else the class's
+        self.response = {}
+        for i in range(len(w)):
+            u = int(self.url[i])
+            if u in self.response:
+                continue
+            c = int(self.ucls[u])
+            r = int(w.resp[i])
+            if r < 0:
+                self.response[u] = (200, self.headers[c])
+            else:
+                st, h = w.responses[r]
+                self.response[u] = (st, self.headers[c] if h is None else h)
 
     def kind(self, k):
         return "browser" if k == 0 else self.shared[k - 1].kind
 
-    def http_storable(self, c, k):
+    def http_storable(self, u, c, k):
         kind = self.kind(k)
+        st, h = self.response[u]
         if kind in ("app", "db"):
-            return c in PAGE_API
-        h = self.headers[c]
+            return c in PAGE_API and st == 200
         if kind == "browser":
-            return storable(Request(), StoredResponse(200, strip_surrogate(h)), shared=False)
-        return storable(Request(), StoredResponse(200, h), shared=True, surrogate=kind in ("edge", "shield"))
+            return storable(Request(), StoredResponse(st, strip_surrogate(h)), shared=False)
+        return storable(Request(), StoredResponse(st, h), shared=True, surrogate=kind in ("edge", "shield"))
 
-    def action(self, c, k, otime, t):
+    def action(self, u, k, otime, t):
         kind = self.kind(k)
         if kind in ("app", "db"):
             return FRESH if t - otime < self.shared[k - 1].ttl else "MUST_VALIDATE"
-        h = self.headers[c] if kind != "browser" else strip_surrogate(self.headers[c])
-        resp = StoredResponse(200, h, request_time=otime, response_time=otime)
-        d = decide(Request(), resp, t, shared=kind != "browser", surrogate=kind in ("edge", "shield"))
+        st, h = self.response[u]
+        h = h if kind != "browser" else strip_surrogate(h)
+        # the simulation's clock: the response left the origin at otime, which its Date (when
+        # it has one) names; an Age field is not modelled (the age is the time since otime)
+        h = {k2: v for k2, v in h.items() if k2.lower() != "age"}
+        date = parse_http_date(normalize_headers(h).get("date"))
+        base = otime if date is None else date
+        resp = StoredResponse(st, h, request_time=base, response_time=base)
+        d = decide(Request(), resp, base + (t - otime), shared=kind != "browser",
+                   surrogate=kind in ("edge", "shield"))
         assert d.action != MISS
         return d.action
 
@@ -115,12 +140,15 @@ class Model:
                 cnt["bytes_out"] += size
             return v, t, (RENDER[c] if k == m + 1 else 0.0)
         cnt["requests"] += 1
-        storing = self.http_storable(c, k) and (k > 0 or self.topo.browser)
+        storing = self.http_storable(u, c, k) and (k > 0 or self.topo.browser)
         entry = None
         inside = False
         if storing:
             if k == 0:
-                entry = self.browser.get((client, u))
+                if not self.bcap:
+                    entry = self.browser.get((client, u))
+                elif self.bcache.setdefault(client, LRUBytes(self.bcap)).hit(u):
+                    entry = self.browser[(client, u)]
             else:
                 insts = self.caches[k - 1]
                 cache, meta, delay = insts[region % len(insts)]
@@ -145,7 +173,7 @@ class Model:
                 return entry["ver"], entry["otime"], entry["ready"] - t
             entry = None
         if entry is not None:
-            act = self.action(c, k, entry["otime"], t)
+            act = self.action(u, k, entry["otime"], t)
             if act == FRESH:
                 cnt["hits"] += 1
                 ver, ot, lat = entry["ver"], entry["otime"], 0.0
@@ -168,10 +196,12 @@ class Model:
         lat = self.rtt[up] + l2
         if storing:
             if k == 0:
+                if self.bcap:
+                    self.bcache[client].insert(u, max(size, 1))
                 self.browser[(client, u)] = {"ver": v2, "otime": ot2}
             else:
                 if not inside:
-                    cache.insert(u, size)
+                    cache.insert(u, max(size, 1))
                 meta[u] = {"ver": v2, "otime": ot2, "ltime": t, "ready": t + lat}
         if v2 != have:
             cnt["bytes_out"] += size

@@ -51,7 +51,9 @@ def test_csv_trace(tmp_path):
     (["--workload", "site:pages=-3"], "must be >= 0"),
     (["--assets", "max-age=soon"], "assets must be"),
     (["--purge", "everything"], "--purge must be"),
-    (["--deploy", "every=-1h"], "must be >= 0"),
+    (["--deploy", "every=-1h"], "deploy interval must be finite and >= 0"),
+    (["--deploy", "every=-1d"], "bad deploy interval '-1d'"),
+    (["--layers", "edge:rtt=soon,origin"], "bad edge rtt 'soon'"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, args, message):
     out_file = tmp_path / "r.json"

@@ -18,3 +18,10 @@ def test_throughput_scenario_reports_rates():
     r = cdn.simulation_throughput(0)
     assert r["requests"] == cdn.CDN_REQUESTS
     assert r["loop_requests_per_s"] >= r["end_to_end_requests_per_s"] > 0
+
+
+def test_smaller_browser_caches_absorb_less():
+    rows = [cdn.cdn_browser_size(b, 0) for b in ("unbounded", "1MB", "200KB")]
+    ratios = [r["browser_hit_ratio"] for r in rows]
+    assert ratios[0] > ratios[1] > ratios[2] > 0
+    assert rows[0]["origin_requests"] <= rows[2]["origin_requests"]

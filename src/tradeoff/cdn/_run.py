@@ -9,7 +9,7 @@ import numpy as np
 from ..cache import make_engine
 from ._sim import COUNTERS, Sim, versions
 from ._spec import (API, ASSET, CLASSES, IMAGE, ORIGIN_SIDE, PAGE, PERSONAL, VIDEO, Topology,
-                    class_headers, parse_duration, parse_size, profiles)
+                    class_headers, parse_duration, parse_size, response_profiles)
 from ._workload import Workload
 
 __all__ = ["simulate", "Result", "parse_deploys", "RENDER"]
@@ -107,6 +107,31 @@ def _urls(w: Workload, deploys: np.ndarray, changed: float, assets: str, seed: i
     return url, ucls, usize, uobj, upushed, off, v, vs
 
 
+def _url_profiles(topology: Topology, w: Workload, url: np.ndarray, ucls: np.ndarray, headers: list):
+    """(the profile id of each URL, the profiles' decisions per level, the profiles
+    as (class, status, headers)). A URL's response is the one its first request
+    in the workload carries (the class's default response when the workload has
+    none); one profile per distinct (class, response), so the tables stay small
+    whatever the number of URLs."""
+    if w.responses:
+        _, first = np.unique(url, return_index=True)
+        ur = w.resp[first].astype(np.int64)
+    else:
+        ur = np.full(len(ucls), -1, dtype=np.int64)
+    width = len(w.responses) + 1
+    key = ucls.astype(np.int64) * width + ur + 1
+    ukey, inv = np.unique(key, return_inverse=True)
+    resp = []
+    for kk in ukey.tolist():
+        c, r = divmod(kk, width)
+        if r == 0:
+            resp.append((c, 200, headers[c]))
+        else:
+            st, h = w.responses[r - 1]
+            resp.append((c, st, headers[c] if h is None else h))
+    return inv.astype(np.int32).ravel(), response_profiles(topology, resp), resp
+
+
 def simulate(topology, workload: Workload, *, assets: str = "hashed", deploy="every=1h",
              purge: str = "tag", origin: str = "pull", push_above="100MB", purge_delay="2s",
              purge_rate: float = 100.0, sigma: float = 0.25, bucket: float = 300.0,
@@ -143,14 +168,15 @@ def simulate(topology, workload: Workload, *, assets: str = "hashed", deploy="ev
                                                          origin, push_above, purge, purge_rate, pdel)
     shared = topology.shared
     m = len(shared)
-    prof = profiles(topology, headers)
+    uprof, prof, _resp = _url_profiles(topology, workload, url, ucls, headers)
     nc = len(CLASSES)
-    store = np.zeros((nc, m + 1), dtype=np.uint8)
-    life = np.zeros((nc, m + 1))
-    swr = np.zeros((nc, m + 1))
-    for c in range(nc):
+    npr = len(prof)
+    store = np.zeros((npr, m + 1), dtype=np.uint8)
+    life = np.zeros((npr, m + 1))
+    swr = np.zeros((npr, m + 1))
+    for q in range(npr):
         for k in range(m + 1):
-            store[c, k], life[c, k], swr[c, k] = prof[c][k]
+            store[q, k], life[q, k], swr[q, k] = prof[q][k]
     ninst = np.array([1] + [l.pops if l.kind == "edge" else 1 for l in shared] + [1, 1], dtype=np.int32)
     ninst[0] = 0
     base = np.concatenate([[0], np.cumsum(ninst)[:-1]]).astype(np.int32)
@@ -180,10 +206,12 @@ def simulate(topology, workload: Workload, *, assets: str = "hashed", deploy="ev
                                      dtype=np.uint8),
          "store": store, "life": life, "swr": swr,
          "render": np.array([RENDER[c] for c in range(nc)]),
-         "ucls": ucls, "usize": usize, "upushed": upushed, "upurge_off": uoff, "uobj": uobj,
+         "ucls": ucls, "uprof": uprof, "usize": usize, "upushed": upushed, "upurge_off": uoff, "uobj": uobj,
          "deploys": deploys, "pdelay": np.array(pdelay + [0.0]), "seed": int(seed) & (2**64 - 1),
          "frac": float(changed),
-         "browser_entries": len(workload) if topology.browser else 1}
+         "browser_entries": len(workload) if topology.browser else 1,
+         "browser_size": int(topology.browser_size),
+         "clients": int(workload.client.max()) + 1 if len(workload) else 1}
     sim = Sim(p)
     n = len(workload)
     latency = np.zeros(n)
@@ -251,9 +279,10 @@ def simulate(topology, workload: Workload, *, assets: str = "hashed", deploy="ev
         "max_stale_window_s": max(windows) if windows else 0.0,
         "mean_stale_window_s": float(np.mean(windows)) if windows else 0.0,
         "stale_windows": windows, "stale_per_deploy": stale_counts,
-        "urls": nurl,
+        "urls": nurl, "responses": npr,
     }
-    params = {"layers": ",".join(topology.kinds()), "assets": assets, "deploy": str(deploy),
+    params = {"layers": ",".join(topology.kinds()), "browser_size": topology.browser_size, "assets": assets,
+              "deploy": str(deploy),
               "purge": purge, "origin": origin, "push_above": push_above, "purge_delay": pdel,
               "purge_rate": purge_rate, "seed": seed, "sigma": sigma, "changed": changed,
               "workload": workload.info}

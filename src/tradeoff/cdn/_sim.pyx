@@ -2,9 +2,11 @@
 
 A request descends from the browser through the shared layers to the origin until
 a layer can answer it, and the response climbs back, each layer storing it when
-the response's HTTP profile allows (RFC 9111 §3). The profile of each content
-class at each layer (storable, freshness lifetime, stale-while-revalidate window)
-is computed once by :mod:`tradeoff.http` and handed in as tables; the loop applies
+the response's HTTP profile allows (RFC 9111 §3). A profile is one distinct
+response (status and header fields: a content class's defaults, or the headers a
+trace gives an object); its decisions at each layer (storable, freshness lifetime,
+stale-while-revalidate window) are computed once by :mod:`tradeoff.http` and
+handed in as tables indexed [profile, level], each URL naming its profile; the loop applies
 RFC 9111 §4.2 (fresh while age < lifetime, the age carried by the stored response's
 origin time as the Age header does, §4.2.3), RFC 5861 §3 (stale-while-revalidate:
 serve, revalidate in the background) and §4.3 (validation: a conditional request
@@ -17,13 +19,19 @@ by instance * urls + url. Request collapsing: a miss stores its entry at once wi
 a ready time (now + the upstream fetch time); a request that finds the entry not
 yet ready waits for it instead of fetching (nginx ``proxy_cache_lock``, Varnish
 request coalescing); without collapsing it fetches again.
+
+Browser caches (one per client) are unbounded by default: a hash table from
+(client, URL) to an entry. With a byte capacity each client's entries also sit on
+a doubly linked list over the entry arrays, most recently used first, and a new
+entry evicts from the tail of its client's list until it fits (LRU by bytes);
+freed entries are reused through a free list, so nothing is allocated per request.
 """
 from libc.math cimport exp, sqrt, log, cos
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t, uint8_t
 
 from tradeoff._core.rng cimport Rng, rng_seed, rng_uniform, rng_uniform_pos
 from tradeoff._core.hashing cimport mix64
-from tradeoff._core.table cimport I64Table, i64t_free, i64t_get, i64t_init, i64t_put
+from tradeoff._core.table cimport I64Table, i64t_free, i64t_get, i64t_init, i64t_pop, i64t_put
 from tradeoff.cache._engine cimport Engine
 
 import numpy as np
@@ -90,10 +98,11 @@ cdef class Sim:
     cdef uint8_t[:] collapse        # per level
     cdef uint8_t[:] inval           # per level: drop a copy whose version is not the origin's (app, db)
     cdef uint8_t[:] purgeable_level
-    cdef uint8_t[:, :] store        # [class, level]
-    cdef double[:, :] life, swr     # [class, level]
+    cdef uint8_t[:, :] store        # [profile, level]
+    cdef double[:, :] life, swr     # [profile, level]
     cdef double[:] render           # origin time per class
     cdef int32_t[:] ucls
+    cdef int32_t[:] uprof           # the response profile of each URL
     cdef int64_t[:] usize
     cdef uint8_t[:] upushed
     cdef double[:] upurge_off       # purge offset after a deploy (-1: never purged)
@@ -109,6 +118,13 @@ cdef class Sim:
     cdef int32_t[:] bver
     cdef double[:] botime
     cdef Py_ssize_t bn
+    cdef int64_t bcap               # bytes per browser cache; 0: unbounded (no lists kept)
+    cdef int64_t[:] bkey            # entry -> its (client, URL) key in btab
+    cdef int64_t[:] bprev, bnext    # entry -> neighbours on its client's list (-1: none); bnext
+                                    # chains the free entries
+    cdef int64_t[:] bhead, btail    # client -> most / least recently used entry (-1: none)
+    cdef int64_t[:] bused           # client -> bytes held
+    cdef int64_t bfree              # first free entry (-1: none)
     cdef Rng rng
     cdef public object counts      # int64 [levels + 3, NCOUNT]
     cdef int64_t[:, :] cnt
@@ -138,6 +154,7 @@ cdef class Sim:
         self.swr = p["swr"]
         self.render = p["render"]
         self.ucls = p["ucls"]
+        self.uprof = p["uprof"]
         self.usize = p["usize"]
         self.upushed = p["upushed"]
         self.upurge_off = p["upurge_off"]
@@ -158,6 +175,16 @@ cdef class Sim:
         self.bver = np.zeros(nb, dtype=np.int32)
         self.botime = np.zeros(nb)
         self.bn = 0
+        self.bcap = p.get("browser_size", 0)
+        nc = max(1, p.get("clients", 1)) if self.bcap > 0 else 1
+        ne = nb if self.bcap > 0 else 1
+        self.bkey = np.zeros(ne, dtype=np.int64)
+        self.bprev = np.full(ne, -1, dtype=np.int64)
+        self.bnext = np.full(ne, -1, dtype=np.int64)
+        self.bhead = np.full(nc, -1, dtype=np.int64)
+        self.btail = np.full(nc, -1, dtype=np.int64)
+        self.bused = np.zeros(nc, dtype=np.int64)
+        self.bfree = -1
         rng_seed(&self.rng, p["seed"] ^ 0x5DEECE66D)
         self.counts = np.zeros((self.m + 3, NCOUNT), dtype=np.int64)
         self.cnt = self.counts
@@ -196,6 +223,70 @@ cdef class Sim:
             lo -= 1
         return False
 
+    cdef inline void b_unlink(self, int64_t client, int64_t e) noexcept:
+        """Take entry e off its client's list."""
+        cdef int64_t a = self.bprev[e], b = self.bnext[e]
+        if a >= 0:
+            self.bnext[a] = b
+        else:
+            self.bhead[client] = b
+        if b >= 0:
+            self.bprev[b] = a
+        else:
+            self.btail[client] = a
+
+    cdef inline void b_front(self, int64_t client, int64_t e) noexcept:
+        """Put entry e at the head (most recently used) of its client's list."""
+        cdef int64_t h = self.bhead[client]
+        self.bprev[e] = -1
+        self.bnext[e] = h
+        if h >= 0:
+            self.bprev[h] = e
+        else:
+            self.btail[client] = e
+        self.bhead[client] = e
+
+    cdef inline void b_touch(self, int64_t client, int64_t e) noexcept:
+        """A use of entry e: it becomes the most recently used of its client."""
+        if self.bhead[client] != e:
+            self.b_unlink(client, e)
+            self.b_front(client, e)
+
+    cdef int64_t b_new(self, int64_t client, int64_t key, int64_t size) except -2:
+        """An entry for key in a client's browser cache: its index, or -1 when the
+        object is larger than the whole cache (not stored). A bounded cache first
+        evicts its least recently used entries until the object fits."""
+        cdef int64_t e, victim, vs
+        if self.bcap > 0:
+            if size > self.bcap:
+                return -1
+            while self.bused[client] + size > self.bcap:
+                victim = self.btail[client]
+                self.b_unlink(client, victim)
+                vs = self.usize[self.bkey[victim] % self.nurl]
+                self.bused[client] -= vs if vs > 0 else 1
+                i64t_pop(&self.btab, self.bkey[victim])
+                self.bnext[victim] = self.bfree
+                self.bfree = victim
+            if self.bfree >= 0:
+                e = self.bfree
+                self.bfree = self.bnext[e]
+            else:
+                if self.bn >= self.bver.shape[0]:
+                    raise RuntimeError("browser entries exhausted")
+                e = self.bn
+                self.bn += 1
+            self.bkey[e] = key
+            self.bused[client] += size
+            self.b_front(client, e)
+        else:
+            if self.bn >= self.bver.shape[0]:
+                raise RuntimeError("browser entries exhausted")
+            e = self.bn
+            self.bn += 1
+        i64t_put(&self.btab, key, e)
+        return e
+
     cdef int fetch(self, int k, Py_ssize_t u, int c, int64_t client, int region, double t,
                    int32_t have, int32_t* ver, double* otime, double* lat) except -1:
         """A request for u arriving at level k from a requester holding version
@@ -204,6 +295,8 @@ cdef class Sim:
         cdef int64_t size = self.usize[u]
         cdef int64_t[:, :] cnt = self.cnt
         cdef int m = self.m, inst = 0, kk
+        cdef int p = self.uprof[u]          # the response profile: what the headers allow
+        cdef int64_t csize = size if size > 0 else 1    # what an empty body takes in a cache
         cdef Py_ssize_t idx = -1
         cdef int64_t bkey = 0, e = -1
         cdef bint resident = False, storing, inside = False, stale_ok
@@ -232,7 +325,7 @@ cdef class Sim:
             return 0
         cnt[k, C_REQ] += 1
         cnt[k, C_BREQ] += size
-        storing = self.store[c, k] and (k > 0 or self.browser)
+        storing = self.store[p, k] and (k > 0 or self.browser)
         if storing:
             if k == 0:
                 bkey = client * self.nurl + u
@@ -240,6 +333,8 @@ cdef class Sim:
                 resident = e >= 0
                 if resident:
                     idx = e
+                    if self.bcap > 0:
+                        self.b_touch(client, e)
             else:
                 inst = self.base[k] + (region % self.ninst[k] if self.ninst[k] > 1 else 0)
                 idx = <Py_ssize_t>inst * self.nurl + u
@@ -275,7 +370,7 @@ cdef class Sim:
                     resident = False        # no collapsing: fetch again
         if resident:
             age = t - sot
-            if age < self.life[c, k]:
+            if age < self.life[p, k]:
                 cnt[k, C_HIT] += 1
                 cnt[k, C_BHIT] += size
                 ver[0] = sv
@@ -283,7 +378,7 @@ cdef class Sim:
                 lat[0] = 0.0
             else:
                 cnt[k, C_FWD] += 1
-                stale_ok = age < self.life[c, k] + self.swr[c, k]
+                stale_ok = age < self.life[p, k] + self.swr[p, k]
                 h = self.hop(kk)
                 # stale-while-revalidate (RFC 5861 §3): serve now, revalidate in the
                 # background; else validate first, the stored version as the ETag
@@ -328,16 +423,13 @@ cdef class Sim:
             cnt[k, C_BUP] += size
         if storing:
             if k == 0:
-                if self.bn >= self.bver.shape[0]:
-                    raise RuntimeError("browser entries exhausted")
-                idx = self.bn
-                self.bn += 1
-                i64t_put(&self.btab, bkey, idx)
-                self.bver[idx] = v2
-                self.botime[idx] = ot2
+                idx = self.b_new(client, bkey, csize)
+                if idx >= 0:
+                    self.bver[idx] = v2
+                    self.botime[idx] = ot2
             else:
-                if not inside and size <= eng.capacity:
-                    eng.insert(u, size)
+                if not inside and csize <= eng.capacity:
+                    eng.insert(u, csize)
                 self.mver[idx] = v2
                 self.motime[idx] = ot2
                 self.mltime[idx] = t

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..harness.specs import parse_duration as _parse_duration
 from ..harness.specs import parse_size
 from ..http import Request, StoredResponse, storable, strip_surrogate
 from ..http._semantics import _profile
 
 __all__ = ["KINDS", "CLASSES", "Layer", "Topology", "parse_size", "parse_duration", "class_headers",
-           "profiles"]
+           "profiles", "response_profiles"]
 
 #: the layers in the order a request meets them
 KINDS = ("browser", "edge", "shield", "proxy", "app", "db", "origin")
@@ -20,31 +21,33 @@ ASSET, IMAGE, VIDEO, PAGE, API, PERSONAL = range(6)
 #: origin-side layers: bytes leaving the first of them leave the origin
 ORIGIN_SIDE = ("proxy", "app", "db", "origin")
 
-_TIME = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-
 _DEFAULTS = {
     "edge": {"pops": 5, "size": "10GB", "policy": "lru", "rtt": "20ms", "collapse": "on"},
     "shield": {"size": "50GB", "policy": "lru", "rtt": "30ms", "collapse": "on"},
     "proxy": {"size": "5GB", "policy": "lru", "rtt": "60ms", "collapse": "on"},
     "app": {"size": "1GB", "policy": "lru", "rtt": "1ms", "ttl": "30s", "collapse": "off"},
     "db": {"size": "256MB", "policy": "lru", "rtt": "1ms", "ttl": "60s", "collapse": "off"},
-    "browser": {},
+    "browser": {"size": "0", "policy": "lru"},
     "origin": {"rtt": "2ms"},
 }
 
 
 def parse_duration(text, what: str = "duration") -> float:
-    """Seconds from ``20ms``, ``5s``, ``30m``, ``1h``, ``2d`` or a number of seconds."""
-    m = re.fullmatch(r"\s*(-?[0-9.e+]+)\s*([a-z]*)\s*", str(text))
-    if not m or m.group(2) not in _TIME:
-        raise ValueError(f"{what} must be a duration such as 20ms, 5s or 1h, got {text!r}")
-    try:
-        v = float(m.group(1)) * _TIME[m.group(2)]
-    except ValueError:
-        raise ValueError(f"{what} must be a duration such as 20ms, 5s or 1h, got {text!r}") from None
-    if v < 0:
-        raise ValueError(f"{what} must be >= 0, got {text!r}")
-    return v
+    """Seconds from ``20ms``, ``5s``, ``30m``, ``1h`` or a number of seconds (the shared
+    :func:`tradeoff.harness.specs.parse_duration`), or days: ``2d``.
+
+    >>> parse_duration("20ms"), parse_duration("1h"), parse_duration("2d"), parse_duration(3)
+    (0.02, 3600.0, 172800.0, 3.0)
+    """
+    if isinstance(text, str):
+        m = re.fullmatch(r"\s*(\S+?)\s*d\s*", text)
+        if m:
+            try:
+                return 86400.0 * _parse_duration(m.group(1), what)
+            except ValueError:
+                raise ValueError(f"bad {what} {text!r}: write a number of days, e.g. 2d, or of seconds with "
+                                 f"an optional unit (ns, us, ms, s, m, h)") from None
+    return _parse_duration(text, what)
 
 
 @dataclass
@@ -65,7 +68,8 @@ class Topology:
     ``browser,edge:pops=5:size=10GB:policy=s3fifo,shield,proxy,app,origin``.
 
     Each layer is ``kind[:key=value...]``; kinds in their order: browser (private,
-    per client, unbounded), edge (``pops``, ``size``, ``policy``, ``rtt``,
+    one per client; unbounded by default, or ``size`` bytes each, evicting the
+    least recently used: ``browser:size=50MB``), edge (``pops``, ``size``, ``policy``, ``rtt``,
     ``collapse``), shield, proxy, app (``ttl``), db (``ttl``), origin (``rtt``).
     ``rtt`` is the round trip of the hop into the layer; ``policy`` any online
     eviction policy of :mod:`tradeoff.cache`. The origin is required.
@@ -112,8 +116,14 @@ class Topology:
                     raise ValueError(f"pops must be >= 1, got {layer.pops}")
             if "size" in opts:
                 layer.size = parse_size(opts["size"], f"{kind} size")
-                if layer.size < 1:
+                if layer.size < 1 and not (kind == "browser" and opts["size"] == "0"):
                     raise ValueError(f"{kind} size must be > 0, got {opts['size']!r}")
+            if kind == "browser":
+                if opts["policy"].lower() != "lru":
+                    raise ValueError(f"unknown policy {opts['policy']!r} for layer browser: browser caches "
+                                     f"evict the least recently used (policy=lru)")
+                layers.append(layer)
+                continue
             if "policy" in opts:
                 pol = opts["policy"].lower()
                 if pol not in POLICY_SPECS or POLICY_SPECS[pol].offline:
@@ -139,6 +149,8 @@ class Topology:
             raise ValueError(f"layers must be in the order {','.join(KINDS)}, got {','.join(kinds)}")
         self.layers = layers
         self.browser = "browser" in kinds
+        #: bytes per browser cache (0: unbounded)
+        self.browser_size = layers[0].size if self.browser else 0
         self.shared = [l for l in layers if l.kind not in ("browser", "origin")]
         self.origin = layers[-1]
 
@@ -187,24 +199,43 @@ def class_headers(assets: str = "hashed") -> list[dict]:
 
 def profiles(topology: Topology, headers: list[dict]):
     """Per class and level (0 browser, 1..m shared layers): (storable, lifetime, swr)
-    from :mod:`tradeoff.http`: the browser sees the headers with Surrogate-Control
+    of the class's default response (status 200, ``headers[class]``); see
+    :func:`response_profiles`."""
+    return response_profiles(topology, [(c, 200, h) for c, h in enumerate(headers)])
+
+
+def response_profiles(topology: Topology, responses):
+    """Per response ``(class, status, headers)`` and level (0 browser, 1..m shared
+    layers): (storable, lifetime, swr) from :mod:`tradeoff.http`, each response
+    given as it leaves the origin: the browser sees the headers with Surrogate-Control
     stripped (private cache); edge and shield are surrogates (shared, honouring
     Surrogate-Control); the proxy is a shared HTTP cache. The app and db caches are
     not HTTP caches: they hold pages and API responses for their ``ttl`` and are
-    invalidated when the content changes. ``no-cache`` gives a lifetime of 0;
-    ``must-revalidate``, ``proxy-revalidate`` and s-maxage forbid stale service."""
+    invalidated when the content changes; they keep successful (200) responses
+    only, whatever the headers say. ``no-cache`` gives a lifetime of 0;
+    ``must-revalidate``, ``proxy-revalidate`` and s-maxage forbid stale service.
+    Storability follows the status as RFC 9111 §3 does (206 and 304 are never
+    stored as such; without explicit freshness only the heuristically cacheable
+    codes of RFC 9110 §15.1), malformed directives as :mod:`tradeoff.http` reads
+    them (an invalid max-age: stale at once, RFC 9111 §4.2.1).
+
+    >>> t = Topology("browser,edge,origin")
+    >>> response_profiles(t, [(PAGE, 404, {}), (PAGE, 200, {"Cache-Control": "max-age=-5"}),
+    ...                       (PAGE, 503, {})])
+    [[(True, 0.0, 0.0), (True, 0.0, 0.0)], [(True, 0.0, 0.0), (True, 0.0, 0.0)], [(False, 0.0, 0.0), (False, 0.0, 0.0)]]
+    """
     levels = [("browser", None)] + [(l.kind, l) for l in topology.shared]
     out = []
-    for h in headers:
+    for cls, status, h in responses:
         row = []
         for kind, layer in levels:
             if kind in ("app", "db"):
-                row.append((CLASSES[headers.index(h)] in ("page", "api"), layer.ttl, 0.0))
+                row.append((CLASSES[cls] in ("page", "api") and status == 200, layer.ttl, 0.0))
                 continue
             shared = kind != "browser"
             surrogate = kind in ("edge", "shield")
             hh = h if surrogate else strip_surrogate(h)
-            resp = StoredResponse(200, hh)
+            resp = StoredResponse(int(status), hh)
             ok = storable(Request(), resp, shared=shared, surrogate=surrogate)
             lifetime, _src, no_cache, revalidate, swr, _imm, sc_ext, _sie = _profile(resp, shared, surrogate)
             life = 0.0 if no_cache else float(lifetime)

@@ -7,8 +7,9 @@ import math
 
 from ..harness.errors import UserError
 from ..harness.outputs import Outcome, Outputs
+from ._spec import CLASSES
 
-__all__ = ["run", "layer_table", "plot"]
+__all__ = ["run", "layer_table", "plot", "parse_trace_options"]
 
 _COLS = [("layer", "layer", "{}"), ("requests", "requests", "{:,}"), ("hit_ratio", "hit%", "{:.1%}"),
          ("byte_hit_ratio", "byte hit%", "{:.1%}"), ("validated_304", "304", "{:,}"),
@@ -56,7 +57,7 @@ def run(*, layers: str, workload: str | None, trace: str | None, requests: float
     outputs, simulate each combination of ``assets`` x ``purge`` x ``origin``."""
     from ..harness.results import write_rows
     from ..harness.run import default_output
-    from . import Topology, generate, parse_deploys, parse_workload, read_csv, simulate
+    from . import Topology, generate, load_trace, parse_deploys, parse_workload, simulate
     from ._spec import class_headers, parse_duration, parse_size
 
     try:
@@ -81,13 +82,14 @@ def run(*, layers: str, workload: str | None, trace: str | None, requests: float
             opts = parse_workload(workload or "site")
             parse_deploys(deploy, opts["duration"])
         else:
+            topts = parse_trace_options(workload)
             parse_deploys(deploy, 1.0)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     out = Outputs(output or default_output("simulate-cdn"), plot_path)
     try:
         if trace is not None:
-            w = read_csv(trace)
+            w = load_trace(trace, **topts)
         else:
             if progress:
                 progress(f"cdn: generating {int(n):,} requests ({workload or 'site'}, seed {seed})")
@@ -135,6 +137,38 @@ def run(*, layers: str, workload: str | None, trace: str | None, requests: float
         if tmp.plot:
             plot(results, tmp.plot)
     return Outcome(lines, out.written, results)
+
+
+def parse_trace_options(spec) -> dict:
+    """With ``--trace``, ``--workload`` may carry the options of the trace's reading:
+    ``trace:class=image,regions=5,format=oracle,key=obj,time=ts,size=bytes`` ->
+    keyword arguments of :func:`tradeoff.cdn.load_trace` (``class``: the content
+    class of a trace that names none; ``regions``; the rest go to
+    :func:`tradeoff.traces.read`). The default ``site`` means no options.
+
+    >>> parse_trace_options("trace:class=page,regions=3,format=csv,time=ts,header=true")
+    {'regions': 3, 'format': 'csv', 'time': 'ts', 'header': True, 'cls': 'page'}
+    >>> parse_trace_options("site")
+    {}
+    """
+    from ..traces import parse_read_options
+
+    text = (spec or "site").strip()
+    if text == "site":
+        return {}
+    name, _, rest = text.partition(":")
+    if name.strip() != "trace":
+        raise ValueError(f"with --trace, --workload takes trace[:class=image,regions=5,format=...,key=...,"
+                         f"time=...,size=...], got {spec!r}")
+    opts = parse_read_options([p.strip() for p in rest.split(",") if p.strip()])
+    if "class" in opts:
+        opts["cls"] = str(opts.pop("class"))
+        if opts["cls"] not in CLASSES:
+            raise ValueError(f"trace class must be one of {', '.join(CLASSES)}, got {opts['cls']!r}")
+    if "regions" in opts and (not isinstance(opts["regions"], int) or isinstance(opts["regions"], bool)
+                              or opts["regions"] < 1):
+        raise ValueError(f"trace option regions must be an integer >= 1, got {opts['regions']!r}")
+    return opts
 
 
 def _split_assets(spec: str) -> list[str]:

@@ -12,12 +12,15 @@ from ._simulate import simulate
 @click.option("--layers", default="browser,edge:pops=5:size=10GB:policy=s3fifo,shield,proxy,app,origin",
               show_default=True, metavar="SPEC",
               help="Layers in order: browser, edge[:pops=N:size=10GB:policy=P:rtt=20ms:collapse=on], shield, "
-                   "proxy, app[:ttl=30s], db[:ttl=60s], origin[:rtt=2ms]; the origin is required.")
+                   "proxy, app[:ttl=30s], db[:ttl=60s], origin[:rtt=2ms]; the origin is required. "
+                   "browser:size=50MB bounds each client's cache (LRU by bytes; unbounded by default).")
 @click.option("--workload", default="site", show_default=True, metavar="SPEC",
               help="site:assets=5000,pages=20000,images=,videos=,api=,personal=,clients=,regions=,zipf=,"
-                   "churn=,diurnal=,duration=24h")
+                   "churn=,diurnal=,duration=24h; with --trace: trace:class=image,regions=5,format=,key=,time=,size=")
 @click.option("--trace", type=click.Path(dir_okay=False), default=None,
-              help="A CSV of time, client or region, url, size (instead of --workload).")
+              help="Requests instead of a generated workload: a CSV log with a url column (time, client or "
+                   "region, url, size; optional status and header columns), or any trace tradeoff.traces "
+                   "reads with times and sizes (oracleGeneral; format=wikimedia in --workload).")
 @click.option("--requests", "n_requests", default="1e6", show_default=True, metavar="N")
 @click.option("--deploy", default="every=1h", show_default=True, metavar="SPEC",
               help="every=1h or a list 10m,2h; ',changed=0.2': the share of objects a deploy changes; none.")

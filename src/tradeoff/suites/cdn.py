@@ -29,6 +29,8 @@ proxy, app) in front of the origin, on one generated day of a site (seeded):
 - ``cdn_origin``: origin pull against push (static content uploaded at deploy).
 - ``cdn_purge``: purges by URL (one by one, rate-limited) against one surrogate-key
   (tag) purge.
+- ``cdn_browser_size``: unbounded browser caches against 10 MB, 1 MB and 200 KB per
+  client (LRU by bytes): browser hit ratio and what reaches the origin.
 """
 from __future__ import annotations
 
@@ -236,12 +238,13 @@ def simulation_throughput(seed):
             "seconds_for_10M_projected": 10e6 / (len(w) / best_all)}
 
 
-def _cdn_row(seed, **kw):
+def _cdn_row(seed, browser: str = "browser", workload=None, **kw):
     from tradeoff.cdn import simulate
 
-    r = simulate(CDN_LAYERS.format(policy="s3fifo"), _cdn_workload(seed), seed=seed, **kw)
+    layers = CDN_LAYERS.format(policy="s3fifo").replace("browser,", browser + ",", 1)
+    r = simulate(layers, _cdn_workload(seed) if workload is None else workload, seed=seed, **kw)
     s = r.summary
-    return {"origin_requests": s["origin_requests"], "origin_gb": (s["origin_bytes_out"] + s["push_bytes"]) / 1e9,
+    return {"browser_hit_ratio": r.layer("browser")["hit_ratio"], "origin_requests": s["origin_requests"], "origin_gb": (s["origin_bytes_out"] + s["push_bytes"]) / 1e9,
             "edge_hit_ratio": r.layer("edge")["hit_ratio"], "edge_byte_hit_ratio": r.layer("edge")["byte_hit_ratio"],
             "stale_served": s["stale_served"], "max_stale_window_s": s["max_stale_window_s"],
             "mean_stale_window_s": s["mean_stale_window_s"], "egress_cost": s["egress_cost"],
@@ -266,5 +269,21 @@ def cdn_purge(purge, seed):
     return _cdn_row(seed, purge=purge, assets="max-age=300", deploy="every=1h")
 
 
+@scenario(params={"browser": ["unbounded", "10MB", "1MB", "200KB"]}, compare="browser")
+def cdn_browser_size(browser, seed):
+    """Browser caches unbounded against a byte capacity per client (LRU): what the
+    browsers stop absorbing reaches the edges and the origin."""
+    from tradeoff.cdn import generate
+
+    key = ("browsers", seed)
+    if key not in _CDN_CACHE:
+        _CDN_CACHE.clear()
+        # 500 clients: 600 requests each in the day, so that their browsers have something to keep
+        _CDN_CACHE[key] = generate(CDN_REQUESTS, seed=seed, **dict(CDN_WORKLOAD, clients=500))
+    spec = "browser" if browser == "unbounded" else f"browser:size={browser}"
+    return _cdn_row(seed, browser=spec, workload=_CDN_CACHE[key], assets="hashed", deploy="every=1h",
+                    purge="tag")
+
+
 __all__ = ["decide", "decision_rate", "hishel_agreement", "nginx_agreement", "simulate_layers",
-           "simulation_throughput", "cdn_assets", "cdn_origin", "cdn_purge"]
+           "simulation_throughput", "cdn_assets", "cdn_origin", "cdn_purge", "cdn_browser_size"]

@@ -22,7 +22,7 @@ from ._common import (
 )
 from ._source import Source, base_name
 
-__all__ = ["FORMATS", "read", "guess_format"]
+__all__ = ["FORMATS", "read", "guess_format", "read_wikimedia", "WIKIMEDIA_COLUMNS"]
 
 #: Every format :func:`read` knows, with the options it takes.
 FORMATS = MappingProxyType(
@@ -490,6 +490,36 @@ class _CsvReader:
 
 def _read_csv(src: Source, **options) -> Trace:
     return _CsvReader(src, **options).read()
+
+
+#: the columns of Wikimedia's CDN request trace (the November 2019 release of one
+#: upload.wikimedia.org cache: gzip-compressed TSV files of 24 hours each), as its
+#: documentation (wikitech, Analytics/Data Lake/Traffic/Caching) lists them
+WIKIMEDIA_COLUMNS = ("relative_unix", "hashed_path_query", "image_type", "response_size", "time_firstbyte")
+
+
+def read_wikimedia(path) -> Trace:
+    """Read Wikimedia's CDN request trace into a :class:`Trace` of format ``"wikimedia"``.
+
+    Tab-separated rows of :data:`WIKIMEDIA_COLUMNS` (gzip, xz or zstd compressed
+    or not, detected as :func:`read` does): times from ``relative_unix`` (seconds
+    since the release's start), keys from ``hashed_path_query`` (a salted hash of
+    the request's path and query), sizes from ``response_size`` (bytes). A header
+    row, when present, is detected and skipped. Not one of :data:`FORMATS` (never
+    guessed: its files are ``.tsv``, which :func:`read` takes as plain CSV);
+    problems raise :class:`TraceError` as :func:`read` does.
+    """
+    src = Source(path)
+    head = src.head(_HEAD_BYTES).decode("utf-8", "surrogateescape")
+    first = next((line for line in head.splitlines() if line.strip()), "")
+    fields = first.split("\t")
+    if len(fields) != len(WIKIMEDIA_COLUMNS):
+        raise TraceError(
+            f"{src.path}: line 1: a Wikimedia trace has {len(WIKIMEDIA_COLUMNS)} tab-separated columns "
+            f"({', '.join(WIKIMEDIA_COLUMNS)}), got {len(fields)}"
+        )
+    got = _CsvReader(src, key=1, time=0, size=3, delimiter="\t").read()
+    return make_trace(got.keys, got.sizes, got.times, "wikimedia", src.path)
 
 
 # ---------------------------------------------------------------------------
