@@ -38,6 +38,7 @@ def blocks(lang: str) -> list[tuple[str, str]]:
 def test_the_docs_have_examples():
     assert len(blocks("python")) >= 10
     assert len(blocks("sh")) >= 10
+    assert sum(1 for _, argv in _commands() if argv[:1] == ["simulate"]) >= 20
 
 
 def _pages_with_python() -> list[Path]:
@@ -68,8 +69,18 @@ def test_python_examples_run(page, tmp_path, monkeypatch):
             exec(compile(code, where, "exec"), {"__name__": "__docs__"})
 
 
+_RUN = re.compile(r"^`{3,}\{tradeoff-command\}[ \t]+(.+)$", re.M)
+
+
 def _commands() -> list[tuple[str, list[str]]]:
+    """Every `tradeoff ...` line of a shell block, and every command a
+    ``tradeoff-command`` directive runs when the site is built."""
     out = []
+    for page in _pages():
+        text = page.read_text(encoding="utf-8")
+        for m in _RUN.finditer(text):
+            line = text.count("\n", 0, m.start()) + 1
+            out.append((f"{page.relative_to(DOCS)}:{line}", shlex.split(m.group(1))[1:]))
     for where, code in blocks("sh"):
         for raw in code.replace("\\\n", " ").splitlines():
             line = raw.split(" #")[0].strip()
@@ -138,8 +149,12 @@ def test_docs_build_without_warnings(tmp_path):
     assert res.returncode == 0, res.stderr[-4000:]
     html = (tmp_path / "html" / "results.html").read_text(encoding="utf-8")
     assert "uhashring" in html               # the peers' tables were rendered from results/
-    for name in ("mrc", "latency_cdf", "pbs", "stampede", "ring_spread"):
+    for name in ("mrc", "latency_cdf", "pbs", "stampede", "ring_spread", "spike", "lag", "cdn"):
         assert (tmp_path / "html" / "_images" / f"{name}.png").exists(), name
+    # the simulations' tables were run at build time, not typed
+    html = (tmp_path / "html" / "guides" / "messaging.html").read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "$ tradeoff simulate delivery --semantics all" in text and "<td><p>idempotent-consumer" in html
 
 
 def _importable(name: str) -> bool:

@@ -6,6 +6,14 @@
     Options: ``:func:`` keeps only the cases of these benchmark or scenario
     functions (comma separated); ``:header:`` (flag) keeps the run's header lines.
 
+``tradeoff-command``
+    Runs a ``tradeoff simulate ...`` command line at build time and shows it,
+    then its report as markdown tables (the results file it writes goes to a
+    temporary folder), so that the simulations' tables are never typed; or a
+    ``tradeoff http explain ...`` line, shown with its output as it is.  Option
+    ``:timeout:`` (seconds, default 120).  A command that fails fails the build;
+    the link check skips them.
+
 Gallery
     Every ``docs/gallery/*.py`` defines ``main(path)``, a small seeded run that
     draws one plot.  At the start of each build they all run, writing
@@ -15,6 +23,10 @@ from __future__ import annotations
 
 import re
 import runpy
+import shlex
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,6 +92,85 @@ class ResultsDirective(SphinxDirective):
         self.state.nested_parse(StringList(text.splitlines(), source=str(path)),
                                 self.content_offset, container)
         return [container]
+
+
+_RULE = re.compile(r"^\|[-:| ]+\|\s*$")
+_OPTION = re.compile(r"(?<![\w`-])(--[a-z][\w-]*(?:=\S+)?)")
+
+
+def _run_tradeoff(argv: list[str], extra: list[str], timeout: float) -> str:
+    """Run ``tradeoff ARGV EXTRA`` in this Python, in a temporary folder; its stdout.
+    ``{out}`` in EXTRA is a path in that folder."""
+    with tempfile.TemporaryDirectory(prefix="tradeoff-docs-") as tmp:
+        extra = [a.replace("{out}", str(Path(tmp) / "out.json")) for a in extra]
+        proc = subprocess.run([sys.executable, "-m", "tradeoff", *argv[1:], *extra],
+                              cwd=tmp, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise RuntimeError(f"exit status {proc.returncode}: {tail}")
+    return proc.stdout
+
+
+def command_text(command: str, timeout: float = 120) -> str:
+    """What ``tradeoff http explain ...`` prints (plain text, shown as it is)."""
+    argv = shlex.split(command)
+    if argv[:3] != ["tradeoff", "http", "explain"]:
+        raise ValueError(f"not a `tradeoff http explain` command line: {command!r}")
+    return _run_tradeoff(argv, [], timeout)
+
+
+def command_markdown(command: str, timeout: float = 120) -> str:
+    """The markdown a ``tradeoff simulate`` command line prints, run in this Python
+    with the table in markdown and its results file written to a temporary folder."""
+    argv = shlex.split(command)
+    if len(argv) < 3 or argv[:2] != ["tradeoff", "simulate"]:
+        raise ValueError(f"not a `tradeoff simulate` command line: {command!r}")
+    extra = ["-o", "{out}"]
+    extra += ["--format", "markdown"] if argv[2] == "strategy" else ["--format-table", "markdown"]
+    stdout = _run_tradeoff(argv, extra, timeout)
+    # Blank lines where markdown needs them: before each table's header row (the line
+    # above a |---| row; else a line of prose above would swallow the table, and two
+    # tables in a row would read as one) and around each line of prose (else a line
+    # right after a table would read as its last row); each line of prose is then a
+    # paragraph, as the terminal shows it. Options named in the prose (--crash) are
+    # set as code, so that they are not typeset as dashes.
+    out: list[str] = []
+    lines = stdout.rstrip().splitlines()
+    for i, line in enumerate(lines):
+        row = line.startswith("|")
+        header = row and i + 1 < len(lines) and _RULE.match(lines[i + 1])
+        if out and out[-1].strip() and (header or not row or not out[-1].startswith("|")):
+            out.append("")
+        out.append(line if row else _OPTION.sub(r"`\1`", line))
+    return "\n".join(out) + "\n"
+
+
+class CommandDirective(SphinxDirective):
+    """``tradeoff-command tradeoff simulate groups`` with ``:timeout: 60``."""
+
+    required_arguments = 1
+    final_argument_whitespace = True
+    has_content = False
+    option_spec = {"timeout": directives.positive_int}
+
+    def run(self):
+        command = " ".join(self.arguments[0].split())
+        shown = nodes.literal_block(f"$ {command}", f"$ {command}", language="sh")
+        if self.env.app.builder.name == "linkcheck":      # links only: the output has none
+            return [shown]
+        t0 = time.perf_counter()
+        plain = command.startswith("tradeoff http explain")
+        try:
+            text = (command_text if plain else command_markdown)(command, self.options.get("timeout", 120))
+        except Exception as exc:
+            raise self.error(f"tradeoff-command {command}: {exc}") from None
+        logger.info(f"tradeoff-command: {command} ({time.perf_counter() - t0:.1f} s)")
+        if plain:
+            return [shown, nodes.literal_block(text, text, classes=["tradeoff-command"])]
+        container = nodes.container(classes=["tradeoff-results", "tradeoff-command"])
+        self.state.nested_parse(StringList(text.splitlines(), source=command),
+                                self.content_offset, container)
+        return [shown, container]
 
 
 def gallery_scripts() -> list[Path]:
@@ -202,6 +293,7 @@ def tidy_docstring(app, what, name, obj, options, lines) -> None:
 def setup(app):
     app.connect("autodoc-process-docstring", tidy_docstring, priority=400)
     app.add_directive("tradeoff-results", ResultsDirective)
+    app.add_directive("tradeoff-command", CommandDirective)
     app.connect("sphinx-click-process-options", escape_click_help)
     app.connect("sphinx-click-process-description", escape_click_help)
     app.connect("builder-inited", draw_gallery)
