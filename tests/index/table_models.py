@@ -7,11 +7,13 @@
 - ``numpy_filter``: the same with one numpy boolean mask per predicate (the
   brute force the planner's full scan must equal);
 - ``expected_plan``: the leftmost-prefix rule written out the long way, for the
-  planner's choice of index.
+  planner's choice of index;
+- ``TableModel``: a writable table as a dict of row id -> row (a dict of
+  Python ints and floats), ids never reused, for insert, delete and update.
 """
 import numpy as np
 
-__all__ = ["HashIndexModel", "python_filter", "numpy_filter", "expected_plan", "OPS"]
+__all__ = ["HashIndexModel", "python_filter", "numpy_filter", "expected_plan", "TableModel", "OPS"]
 
 OPS = ("=", "<", "<=", ">", ">=", "between", "in")
 
@@ -126,3 +128,44 @@ def expected_plan(indexes, where):
         if best_key is None or key > best_key:
             best, best_key = (name, used), key
     return best if best else (None, 0)
+
+
+class TableModel:
+    """Rows by id (dicts of Python values: ints for int64 columns, floats for
+    float64 ones); new ids follow the largest ever given; deleted ids stay gone."""
+
+    def __init__(self, columns):
+        self.kinds = {c: "i" if a.dtype.kind in "iub" else "f" for c, a in columns.items()}
+        n = len(next(iter(columns.values())))
+        lists = {c: a.tolist() for c, a in columns.items()}
+        self.rows = {i: {c: lists[c][i] for c in columns} for i in range(n)}
+        self.next_id = n
+
+    def _value(self, c, v):
+        return int(v) if self.kinds[c] == "i" else float(v)
+
+    def insert(self, rows):
+        """rows: a list of dicts; returns the new ids."""
+        ids = []
+        for r in rows:
+            self.rows[self.next_id] = {c: self._value(c, r[c]) for c in self.kinds}
+            ids.append(self.next_id)
+            self.next_id += 1
+        return ids
+
+    def query(self, where):
+        return [i for i in sorted(self.rows)
+                if all(_holds(self.rows[i][p[0]], p[1].lower(), p[2:]) for p in where)]
+
+    def delete(self, where):
+        ids = self.query(where)
+        for i in ids:
+            del self.rows[i]
+        return len(ids)
+
+    def update(self, where, values):
+        ids = self.query(where)
+        for i in ids:
+            for c, v in values.items():
+                self.rows[i][c] = self._value(c, v)
+        return len(ids)

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from btree_models import MISSING, SortedMapModel
+from btree_models import SortedMapModel
 from tradeoff.index import _btree
 from tradeoff.index._btree import BTree, Int64BTree, ObjectBTree
 
@@ -585,3 +585,18 @@ def test_lookups_and_counts_take_logarithmic_comparisons():
     # 16x the keys: log2 grows by 4/10ths; linear would be 16x
     assert per_lookup[1] < per_lookup[0] * 1.8
     assert per_count[1] < per_count[0] * 1.8
+
+
+def test_btree_entry_point_builds_from_sorted():
+    from tradeoff.index import BTree
+    t = BTree.from_sorted(np.array([2, 5, 9]), ["a", "b", "c"], node_size=3)
+    assert type(t) is Int64BTree and isinstance(t, BTree) and t.node_size == 3
+    assert list(t.items()) == [(2, "a"), (5, "b"), (9, "c")]
+    t._check()
+    o = BTree.from_sorted([(1, "x"), (1, "y")], key_type="object", fill=1.0)
+    assert type(o) is ObjectBTree and list(o.keys()) == [(1, "x"), (1, "y")] and o[(1, "y")] is None
+    assert isinstance(BTree("object"), BTree) and not isinstance({}, BTree)
+    with pytest.raises(ValueError, match="key_type must be 'int64' or 'object', got 'str'"):
+        BTree.from_sorted([1], key_type="str")
+    with pytest.raises(ValueError):
+        BTree.from_sorted([3, 1])                      # not sorted: the class's own check

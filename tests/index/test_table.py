@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 import tradeoff.index.table as table_mod
-from table_models import expected_plan, numpy_filter, python_filter
+from table_models import TableModel, expected_plan, numpy_filter, python_filter
 from tradeoff.index.table import QueryError, SQLitePeer, Table, parse_where
 
 
@@ -111,6 +111,8 @@ def test_query_equals_brute_force_and_sqlite(cols, specs, data):
     assert got.dtype == np.int64
     want = python_filter(cols, where)
     assert got.tolist() == want
+    assert t.query(where).tolist() == want                  # again: through the shape template
+    assert t.query(tuple(where)).tolist() == want           # a tuple of predicates: the general path
     assert numpy_filter(cols, where).tolist() == want
     peer = SQLitePeer(t)
     try:
@@ -429,3 +431,297 @@ def test_default_index_names():
     t = Table({"price": np.arange(3), "qty": np.arange(3), "a": np.arange(3), "b": np.arange(3)})
     assert t.create_index(("price", "qty")) == "idx_price_qty"
     assert t.create_index(("a", "b"), kind="hash") == "idx_ab"
+
+
+# ---------------------------------------------------------------- writes
+
+INT_CELLS = st.one_of(st.integers(-1, 5), st.sampled_from([2.0, -1.0]))       # integral floats fit int64
+FLOAT_CELLS = st.one_of(st.sampled_from([0.0, -0.0, 0.5, 1.5, 2.0, 3.25, -1.0]), st.integers(-2, 4))
+ROWS = st.lists(st.fixed_dictionaries({"a": st.integers(0, 4), "b": INT_CELLS, "c": FLOAT_CELLS}), max_size=6)
+VALUES = st.dictionaries(st.sampled_from(COLS), st.integers(-1, 5), max_size=2)
+
+
+def _as_form(rows, form):
+    if form == "dicts":
+        return rows
+    if form == "tuples":
+        return [tuple(r[c] for c in COLS) for r in rows]
+    return {c: [r[c] for r in rows] for c in COLS}
+
+
+class WriteMachine(RuleBasedStateMachine):
+    """Insert, delete, update and query one table (with random indexes, tiny
+    nodes) and the same in SQLite and in a pure-Python list of rows; every
+    answer must agree, and after every step ``_check()`` holds (every index
+    equals a fresh build from the live rows) and the live rows equal the model's."""
+
+    def __init__(self):
+        super().__init__()
+        rng = np.random.default_rng(5)
+        n = 30
+        cols = {"a": rng.integers(0, 5, n), "b": rng.integers(-1, 6, n),
+                "c": rng.choice([0.0, -0.0, 0.5, 1.5, 2.0, -1.0], n)}
+        self.t = Table(cols)
+        self.model = TableModel(cols)
+        self.peer = None
+        self.serial = 0
+
+    @initialize(specs=INDEX_SPECS)
+    def indexes(self, specs):
+        for columns, kind in specs:
+            self.create(columns, kind)
+        self.peer = SQLitePeer(self.t)
+
+    def create(self, columns, kind):
+        name = self.t.create_index(tuple(columns), kind=kind, name=f"w{self.serial}")
+        self.serial += 1
+        if self.peer is not None:
+            self.peer.create_index(name, tuple(columns))
+
+    @rule(columns=st.lists(st.sampled_from(COLS), min_size=1, max_size=3, unique=True),
+          kind=st.sampled_from(["btree", "hash"]))
+    def create_later(self, columns, kind):
+        self.create(columns, kind)
+
+    @rule(rows=ROWS, form=st.sampled_from(["dicts", "tuples", "columns"]))
+    def insert(self, rows, form):
+        ids = self.t.insert(_as_form(rows, form))
+        assert ids.dtype == np.int64
+        assert ids.tolist() == self.model.insert(rows)
+        assert self.peer.insert(_as_form(rows, form)).tolist() == ids.tolist()
+
+    @rule(where=WHERE)
+    def delete(self, where):
+        n = self.t.delete(where)
+        assert n == self.model.delete(where)
+        assert self.peer.delete(where) == n
+
+    @rule(where=WHERE, values=VALUES)
+    def update(self, where, values):
+        n = self.t.update(where, values)
+        assert n == self.model.update(where, values)
+        assert self.peer.update(where, values) == n
+
+    @rule(where=WHERE)
+    def query(self, where):
+        want = self.model.query(where)
+        assert self.t.query(where).tolist() == want
+        assert self.peer.query(where).tolist() == want
+        if where and all(p[1] != "in" or p[2] for p in where):
+            assert self.t.query(" AND ".join(_as_text(p) for p in where)).tolist() == want
+
+    @invariant()
+    def consistent(self):
+        self.t._check()
+        live = np.flatnonzero(self.t.alive)
+        assert live.tolist() == sorted(self.model.rows) == self.t.query().tolist()
+        assert len(self.t) == len(self.model.rows) and self.t.nrows == self.model.next_id
+        for c in COLS:
+            assert self.t.column(c)[live].tolist() == [self.model.rows[i][c] for i in live.tolist()]
+
+    def teardown(self):
+        if self.peer is not None:
+            self.peer.close()
+
+
+TestWriteMachine = WriteMachine.TestCase
+TestWriteMachine.settings = settings(max_examples=40, stateful_step_count=25, deadline=None,
+                                     suppress_health_check=[HealthCheck.too_slow])
+
+
+@given(cols=tables(), specs=INDEX_SPECS, writes=st.lists(st.tuples(st.sampled_from(["insert", "delete", "update"]),
+                                                                    ROWS, WHERE, VALUES), max_size=6),
+       data=st.data())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_queries_after_writes_equal_sqlite(cols, specs, writes, data):
+    t, made = build(cols, specs)
+    peer = SQLitePeer(t)
+    model = TableModel(cols)
+    try:
+        for op, rows, where, values in writes:
+            if op == "insert":
+                assert t.insert(rows).tolist() == peer.insert(rows).tolist() == model.insert(rows)
+            elif op == "delete":
+                assert t.delete(where) == peer.delete(where) == model.delete(where)
+            else:
+                assert t.update(where, values) == peer.update(where, values) == model.update(where, values)
+        t._check()
+        for _ in range(3):
+            where = data.draw(WHERE)
+            assert t.query(where).tolist() == peer.query(where).tolist() == model.query(where)
+            plan = t.explain(where)
+            assert (plan.index, plan.columns_used) == expected_plan(made, where)
+    finally:
+        peer.close()
+
+
+def test_row_ids_stay_and_tombstones_are_skipped():
+    t = Table({"a": [5, 6, 5, 7], "b": [0.5, 1.5, 2.5, 3.5]})
+    t.create_index(("a", "b"))
+    t.create_index("a", kind="hash")
+    assert t.delete("a = 5") == 2
+    assert (len(t), t.nrows, t.alive.tolist()) == (2, 4, [False, True, False, True])
+    assert t.query().tolist() == [1, 3] and t.query("b > 0").tolist() == [1, 3]
+    assert t.insert([(5, 9.0)]).tolist() == [4]                 # ids are never reused
+    assert t.query("a = 5").tolist() == [4] and t.query([("a", "in", [5, 7])]).tolist() == [3, 4]
+    t.create_index("b", name="late")                            # built from the live rows only
+    assert t.query("b < 3").tolist() == [1]
+    assert t.column("a").tolist() == [5, 6, 5, 7, 5]            # dead rows keep their values
+    assert t.update("a = 7", {"b": -1}) == 1 and t.query("b < 0").tolist() == [3]
+    assert t.delete("a = 5") == 1 and t.delete("a = 5") == 0
+    assert t.delete(None) == 2 and len(t) == 0 and t.query().tolist() == []
+    t._check()
+    assert t.insert({"a": [1], "b": [1]}).tolist() == [5]
+    t._check()
+
+
+def test_insert_converts_exactly():
+    t = Table({"a": np.array([0]), "f": np.array([0.0])})
+    t.create_index(("a", "f"))
+    ids = t.insert({"a": [2**62 + 1, 3.0, -2**63], "f": [1, 2**53 + 1, -0.0]})
+    assert ids.tolist() == [1, 2, 3]
+    assert t.column("a").tolist() == [0, 2**62 + 1, 3, -2**63]  # not through float64
+    assert t.column("f").tolist()[1:3] == [1.0, float(2**53)]
+    assert t.insert([{"a": np.int64(7), "f": np.float32(0.5)}]).tolist() == [4]
+    assert t.query("a = 4611686018427387905").tolist() == [1]
+    assert t.query("f = 0").tolist() == [0, 3]                    # -0.0 is 0.0
+    assert t.insert([]).tolist() == [] and t.insert({"a": [], "f": []}).tolist() == []
+    t._check()
+
+
+def _state(t):
+    return (t.nrows, len(t), t.alive.tolist(), {c: t.column(c).tolist() for c in t.columns},
+            [(i.name, i.nbytes) for i in t.indexes],
+            {name: ix.tree.keys_array().tolist() if ix.kind == "btree" else ix.ix.to_dict()
+             for name, ix in t._indexes.items()},
+            [t.query(w).tolist() for w in ("", "a = 1", "b > 1", "c = 2.5")])
+
+
+BAD_INSERTS = [
+    ({"a": [1], "b": [2]}, "missing column 'c'"),
+    ({"a": [1], "b": [2], "c": [1.0], "zz": [1]}, "unknown column 'zz'"),
+    ({"a": [1, 2], "b": [1.5, 2], "c": [1.0, 2.0]}, "column 'b' holds integers, got 1.5"),
+    ({"a": [2**63], "b": [0], "c": [0.0]}, "column 'a': 9223372036854775808 is outside int64"),
+    ({"a": [-2**63 - 1], "b": [0], "c": [0.0]}, "outside int64"),
+    ({"a": np.array([2**63], dtype=np.uint64), "b": [0], "c": [0.0]}, "outside int64"),
+    ({"a": [1e300], "b": [0], "c": [0.0]}, "column 'a': 1e\\+300 is outside int64"),
+    ({"a": [1], "b": [0], "c": [float("nan")]}, "column 'c': NaN is not a value"),
+    ({"a": ["x"], "b": [0], "c": [0.0]}, "column 'a' takes numbers"),
+    ({"a": [1, 2], "b": [0], "c": [0.0]}, r"columns differ in length \(a: 2, b: 1, c: 1\)"),
+    ({"a": [[1]], "b": [0], "c": [0.0]}, "expected one value per row"),
+    ([(1, 2)], "row 0: 2 values for 3 columns"),
+    ([(1, 2, 0.5), (1, 2.5, 0.5)], "column 'b' holds integers, got 2.5"),
+    ([(1, 2, 0.5), {"a": 1, "b": 2}], "row 1: missing column 'c'"),
+    ([(True, 1, 1.0)], "column 'a' takes numbers, got bool"),
+    ([(1, 2, None)], "column 'c' takes numbers, got NoneType"),
+    ([(1, 2**64, 0.0)], "outside int64"),
+    ([(1, 2, 10**400)], "too large for a float64"),
+    ([5], "row 0: expected a tuple or a dict, got int"),
+    ("abc", "rows must be a dict of columns or a list of rows"),
+]
+
+
+@pytest.mark.parametrize("rows, msg", BAD_INSERTS)
+def test_bad_insert_changes_nothing(rows, msg):
+    t = Table({"a": [1, 2, 3], "b": [2, 3, 4], "c": [0.5, 2.5, 2.5]})
+    t.create_index(("a", "b", "c"))
+    t.create_index(("c", "a"), kind="hash")
+    t.delete("a = 3")
+    before = _state(t)
+    peer = SQLitePeer(t)
+    with pytest.raises(ValueError, match=msg) as e:
+        t.insert(rows)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ValueError, match=msg):
+        peer.insert(rows)
+    assert _state(t) == before
+    assert peer.query(None).tolist() == [0, 1]
+    t._check()
+    peer.close()
+
+
+BAD_UPDATES = [
+    ("a = 1", {"zz": 1}, ValueError, "unknown column 'zz'"),
+    ("a = 1", {"b": 5, "a": 1.5}, ValueError, "column 'a' holds integers, got 1.5"),
+    ("a = 1", {"b": 5, "a": 2**64}, ValueError, "outside int64"),
+    ("a = 1", {"b": 5, "c": float("nan")}, ValueError, "NaN is not a value"),
+    ("a = 1", {"b": "x"}, ValueError, "column 'b' takes numbers, got str"),
+    ("a = 1", {"b": True}, ValueError, "got bool"),
+    ("a = 1", [("b", 5)], ValueError, "values must be a dict"),
+    ("zz = 1", {"b": 5}, QueryError, "unknown column 'zz'"),
+    ("a = ", {"b": 5}, QueryError, "at position 4: expected a number"),
+]
+
+
+@pytest.mark.parametrize("where, values, exc, msg", BAD_UPDATES)
+def test_bad_update_and_delete_change_nothing(where, values, exc, msg):
+    t = Table({"a": [1, 2, 1], "b": [2, 3, 4], "c": [0.5, 2.5, -0.0]})
+    t.create_index(("a", "b"))
+    t.create_index("b", kind="hash")
+    before = _state(t)
+    peer = SQLitePeer(t)
+    with pytest.raises(exc, match=msg):
+        t.update(where, values)
+    with pytest.raises(exc, match=msg):
+        peer.update(where, values)
+    if exc is QueryError:
+        with pytest.raises(exc, match=msg):
+            t.delete(where)
+        with pytest.raises(exc, match=msg):
+            peer.delete(where)
+    assert _state(t) == before
+    assert peer.query("b > 0").tolist() == [0, 1, 2]
+    t._check()
+    peer.close()
+
+
+def test_cached_queries_still_refuse_bad_values():
+    t = Table({"a": [0, 1, 2]})
+    assert t.query([("a", "=", 1)]).tolist() == [1]
+    assert t.query([("a", "=", 1.0)]).tolist() == [1]             # the same query, cached
+    with pytest.raises(QueryError, match="must be a number, got bool"):
+        t.query([("a", "=", True)])                               # equal to 1, yet refused
+    assert t.query(("a", ">", 0)).tolist() == [1, 2]
+    assert t._shapes[(("a", "="),)] is None                      # no index: not a template
+    t.create_index("a", kind="hash")                              # a new index: planned again
+    assert str(t.explain([("a", "=", 1)])).startswith("SEARCH t USING HASH INDEX idx_a")
+    assert t.query([("a", "=", 2)]).tolist() == [2]
+    assert t._shapes[(("a", "="),)].ix.name == "idx_a"
+    t.insert([(1,)])
+    assert t.query([("a", "=", 1)]).tolist() == [1, 3]
+
+
+def test_templates_bind_values_exactly():
+    """A shape seen once is a template; later values bind to it and must give
+    what the general path gives, on the edges of exactness and range."""
+    big = 2**63 - 1
+    t = Table({"a": np.array([0, 1, 1, -2**63, big, 3]), "f": np.array([0.0, -0.0, 1.5, -np.inf, np.inf, 2.0])})
+    t.create_index(("a", "f"))
+    t.create_index("f", kind="hash", name="hf")
+    shapes = [
+        lambda v, w: [("a", "=", v), ("f", "=", w)],
+        lambda v, w: [("f", "=", w)],                                   # the hash index
+        lambda v, w: [("a", "=", v), ("f", "<", w)],
+        lambda v, w: [("a", "=", v), ("f", "between", w, 2.0)],
+        lambda v, w: [("a", ">", v), ("f", ">=", w)],                   # range on a, filter on f
+    ]
+    values = [(1, 1.5), (1.0, -0.0), (1.5, 0.0), (big, np.inf), (2**63, 0.0), (-2**63, -np.inf),
+              (-2**63 - 1, 5), (0, 0), (3, 2), (3.0, 2**53 + 1), (1, float("inf")), (2.0**63, -0.0),
+              (-2.0**63, -np.inf), (float("inf"), 1.5), (-0.0, 0), (1, 2**1100), (1, -2**1100)]
+    cols = {"a": t.column("a"), "f": t.column("f")}
+    for make in shapes:
+        for v, w in values:
+            where = make(v, w)
+            want = python_filter(cols, where)
+            assert t.query(where).tolist() == want, where
+            assert t.query(tuple(where)).tolist() == want, where
+    assert len(t._shapes) == len(shapes)
+    # the first two shapes run in C (scan_eq, hash_eq), the others through _Template.run
+    assert [tpl.fast for tpl in t._shapes.values()] == [1, 2, 0, 0, 0]
+    for bad in ([("a", "=", True), ("f", "=", 0.0)], [("f", "=", float("nan"))], [("a", "=", 1, 2), ("f", "=", 0)],
+                [("a", "=", "1"), ("f", "=", 0.0)], [("a", "=", 1), ("f", "between", 1)],
+                [("a", ">", 2**70), ("f", ">=", float("nan"))],      # an empty range, yet refused
+                [("a", "=", 0.5), ("f", "<", None)]):
+        with pytest.raises(QueryError):
+            t.query(bad)
+    t._check()

@@ -1597,15 +1597,45 @@ cdef object _values_list(object values, Py_ssize_t n):
     return values
 
 
-def BTree(key_type="int64", node_size=None):
-    """A new empty B+tree: an Int64BTree for key_type "int64" (int64 keys stored
-    unboxed, the fast path), an ObjectBTree for "object" (any totally ordered keys).
+def _tree_class(key_type):
+    if key_type == "int64":
+        return Int64BTree
+    if key_type == "object":
+        return ObjectBTree
+    raise ValueError(f"key_type must be 'int64' or 'object', got {key_type!r}")
+
+
+class _BTreeMeta(type):
+    """Makes ``isinstance(t, BTree)`` true for the trees BTree makes."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, (Int64BTree, ObjectBTree))
+
+    def __subclasscheck__(cls, sub):
+        return issubclass(sub, (Int64BTree, ObjectBTree))
+
+
+class BTree(metaclass=_BTreeMeta):
+    """A new empty B+tree: ``BTree(key_type="int64", node_size=None)`` is an
+    Int64BTree for key_type "int64" (int64 keys stored unboxed, the fast path),
+    an ObjectBTree for "object" (any totally ordered keys). ``BTree`` itself is
+    only the entry point: calling it returns one of the two classes, and
+    ``BTree.from_sorted`` builds one from sorted keys the same way.
 
     >>> BTree("object").__class__.__name__, BTree().__class__.__name__
     ('ObjectBTree', 'Int64BTree')
+    >>> t = BTree.from_sorted([1, 4, 9], ["a", "b", "c"])
+    >>> type(t).__name__, t[4], isinstance(t, BTree)
+    ('Int64BTree', 'b', True)
+    >>> list(BTree.from_sorted(["x", "y"], key_type="object").items())
+    [('x', None), ('y', None)]
     """
-    if key_type == "int64":
-        return Int64BTree(node_size=node_size)
-    if key_type == "object":
-        return ObjectBTree(node_size=node_size)
-    raise ValueError(f"key_type must be 'int64' or 'object', got {key_type!r}")
+
+    def __new__(cls, key_type="int64", node_size=None):
+        return _tree_class(key_type)(node_size=node_size)
+
+    @staticmethod
+    def from_sorted(keys, values=None, key_type="int64", node_size=None, fill=0.9):
+        """``Int64BTree.from_sorted`` (key_type "int64") or ``ObjectBTree.from_sorted``
+        ("object") with the same arguments: keys ascending, values None or one per key."""
+        return _tree_class(key_type).from_sorted(keys, values, node_size=node_size, fill=fill)

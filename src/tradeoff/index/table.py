@@ -1,7 +1,8 @@
 """Composite indexes and a tiny query planner over a table of numpy columns.
 
-``Table(columns)`` holds equal-length int64 / float64 columns (row ids 0..n-1);
-``create_index(columns, kind="btree" | "hash")`` adds a secondary index;
+``Table(columns)`` holds equal-length int64 / float64 columns (row ids 0..n-1,
+then more by ``insert``); ``create_index(columns, kind="btree" | "hash")`` adds a
+secondary index; ``insert``, ``delete`` and ``update`` change rows;
 ``query(where)`` answers an AND of equality and range predicates and
 ``explain(where)`` shows how, in the words of SQLite's EXPLAIN QUERY PLAN
 (https://www.sqlite.org/eqp.html). ``SQLitePeer`` loads the same table and
@@ -17,15 +18,19 @@ as in SQLite; numpy would round large ints to float instead.
 
 Indexes.
 
-- B-tree (``tradeoff.index._btree``). On one column: a tree from each distinct
-  value to its rows (an Int64BTree for an int64 column, an ObjectBTree of floats
-  for a float64 one; a value held by one row maps to that row id, a value held
-  by more to a read-only int64 array of them). On several columns (a, b, ...):
-  an ObjectBTree keyed by the tuples ``(a, b, ..., row)`` (the value of a key
-  is its row), so keys are unique and sorted by the columns in order, then by
-  row: the leftmost-prefix rule falls out of tuple order. A search for ``a = x AND b > y`` is one ``irange``
-  between the bounds ``(x, y, TOP)`` and ``(x, TOP)``, with ``TOP`` a sentinel
-  above every value. Built by sorting (``np.lexsort``) and ``from_sorted``.
+- B-tree (``tradeoff.index._packed.PackedBTree``), on one column or several
+  (c1, ..., ck): a B+tree whose keys are the fixed-width words ``(code(c1),
+  ..., code(ck), row)``, stored unboxed (8 bytes a word) and compared
+  lexicographically as unsigned words. ``code`` preserves order: an int64 with
+  its sign bit flipped; a float64's IEEE bits with the sign bit flipped for a
+  positive value and every bit flipped for a negative one (-0.0 as 0.0). So
+  keys are unique and sorted by the columns in order, then by row: the
+  leftmost-prefix rule falls out of word order. A search for ``a = x AND b > y``
+  is one descent to the first key whose first two words exceed
+  ``(code(x), code(y))``, one descent to the first key whose first word exceeds
+  ``code(x)``, and a C loop copying the row word of every key between into an
+  int64 array. Built by one ``np.lexsort`` of the codes and ``from_sorted``,
+  which fills every leaf.
 - Hash (``tradeoff.index.HashIndex``, the shared ``_core`` table). The int64 key
   of a row is its value on one int64 column, the IEEE bits of its value on one
   float64 column (with -0.0 as 0.0), and on several columns a stable mix of
@@ -35,10 +40,18 @@ Indexes.
   columns, so a collision never returns a wrong row.
 
 ``IndexInfo.nbytes`` counts an index's own memory: the HashIndex's buckets and
-row lists, or the B-tree's nodes plus the Python objects they hold (key tuples,
-ints, floats, row arrays; estimated from CPython's object sizes, within 10% of
-tracemalloc on a 1M-row table). Python objects make a several-column B-tree
-index large: about 150 bytes per row on (a, b), against 14 for SQLite's.
+row lists, or every node of the B-tree (headers, key words, child pointers).
+On (a, b) a key is 24 bytes, so a fresh index takes 24.8 bytes per row (full
+leaves of 128 keys plus one spare slot and a header each, and the internal
+nodes) against about 14 for SQLite's; on one column, 16.6. Inserts split a
+full leaf in halves, so a tree grown by random inserts is emptier than a fresh
+build: 35.5 bytes per row on (a, b) after growing from 1,000 to 201,000 rows.
+
+Writes. ``insert``, ``delete`` and ``update`` keep every index current (a key
+removed and added per changed row and index). A deleted row becomes a
+tombstone: its values stay in the columns, ``alive`` marks it dead, scans skip
+it and the indexes drop it; row ids are never reused, so the other rows keep
+theirs. Every write checks all its input before it changes anything.
 
 The planner (cost-free, rule-based, like SQLite without ANALYZE). Per column
 it gathers an equality set (``=`` and ``IN``, intersected) and a range (the
@@ -61,10 +74,25 @@ candidate rows (numpy, on the gathered values). An ``IN`` on an index column
 becomes one search per combination of values. ``query`` returns the row ids
 sorted (an int64 array), or a dict of the requested columns at those rows.
 
-Complexity: a B-tree search O(log n + k) tree steps for k candidate rows (one
-per combination of IN values); a hash search O(1 + k) expected; a scan O(n)
-vectorized; then O(k log k) to sort the result. Building an index: O(n log n)
-(one sort) plus O(n) to fill it.
+Repeated queries (as sqlite3's statement cache). A where clause is compiled
+once, parsed, checked, planned and turned into the index search, and cached:
+a string or a list of predicate tuples by its text or values. A list of
+predicate tuples is also cached by its shape (columns, operators), so that a
+query that differs only in its values binds them straight to the index search
+(no parsing, no name checks, no planning): for equalities only, on a B-tree or
+a one-column hash index, the checks of the values, their codes and the search
+all run in C (``_packed.scan_eq`` / ``hash_eq``); with a range or a filter, in
+a few lines of Python (``_Template.run``). Shapes with IN or a column named
+twice take the general path. The caches are dropped when an index is created
+or dropped; writes keep them.
+
+Complexity: a B-tree search O(log n + k) for k candidate rows (one descent
+pair per combination of IN values); a hash search O(1 + k) expected; a scan
+O(n) vectorized; then O(k log k) to sort the result, skipped when the index
+gives the rows in order (every column of a B-tree equal to one value; a hash
+key whose rows were never re-inserted). Building an index: O(n log n) (one
+sort) plus O(n) to fill it. A write of m rows: O(m log n) per B-tree index and
+O(m) per hash index, after the query that finds them for delete and update.
 
 Our plans beside SQLite 3.40's ``EXPLAIN QUERY PLAN`` on the same table and
 indexes (``idx_ab``: B-tree on (a, b); ``idx_c``: hash index here, an ordinary
@@ -107,15 +135,16 @@ FILTER b=?
 """
 import itertools
 import math
+import operator
 import re
 import sqlite3
-import sys
 import time
 from typing import NamedTuple
 
 import numpy as np
 
-from tradeoff.index._btree import Int64BTree, ObjectBTree
+from tradeoff.index._packed import (KeyRanges, PackedBTree, encode_float64, encode_int64, float_bits,
+                                    hash_eq, scan_eq, word_of_float, word_of_int)
 from tradeoff.index._hashindex import HashIndex
 
 __all__ = ["Table", "Plan", "IndexInfo", "QueryError", "SQLitePeer", "parse_where"]
@@ -454,58 +483,14 @@ class _Cons:
 
 # ------------------------------------------------------------------ indexes
 
-class _Top:
-    """A sentinel above every value: the upper bound of a prefix in tuple keys."""
-    __slots__ = ()
-
-    def __lt__(self, other):
-        return False
-
-    def __le__(self, other):
-        return other is self
-
-    def __gt__(self, other):
-        return other is not self
-
-    def __ge__(self, other):
-        return True
-
-    def __eq__(self, other):
-        return other is self
-
-    def __hash__(self):
-        return 0x70F
-
-    def __repr__(self):
-        return "TOP"
+def _words(arr):
+    """The order-preserving uint64 words of a column's values (see _packed)."""
+    return encode_int64(arr) if arr.dtype == np.int64 else encode_float64(arr)
 
 
-TOP = _Top()
-
-
-_FLOAT_BYTES = sys.getsizeof(1.5)
-_VIEW_BYTES = sys.getsizeof(np.arange(2)[:1])
-
-
-def _int_bytes(arr):
-    """Bytes of the Python ints arr.tolist() makes (CPython caches -5..256; an int
-    takes one 30-bit digit more per 30 bits)."""
-    a = np.abs(arr[(arr < -5) | (arr > 256)].astype(np.float64))
-    if not len(a):
-        return 0
-    digits = np.maximum(1, np.ceil(np.log2(a + 1) / 30))
-    return int(len(a) * (sys.getsizeof(1) - 4) + digits.sum() * 4)
-
-
-def _gather(values):
-    """Row ids from index values (an int row, or an int64 array of rows)."""
-    singles = [v for v in values if type(v) is int]
-    arrays = [v for v in values if type(v) is not int]
-    if not arrays:
-        return np.array(singles, dtype=np.int64)
-    if singles:
-        arrays.append(np.array(singles, dtype=np.int64))
-    return np.concatenate(arrays)
+def _word(kind, v):
+    """The word of one value of a column of this kind (an int or a float)."""
+    return word_of_int(v) if kind == "i" else word_of_float(v)
 
 
 def _mix64(x):
@@ -515,6 +500,19 @@ def _mix64(x):
     x = x ^ (x >> np.uint64(27))
     x = x * np.uint64(0x94D049BB133111EB)
     return x ^ (x >> np.uint64(31))
+
+
+_U64_MASK = (1 << 64) - 1
+_FEW = 8                 # index changes of at most this many rows go row by row (no numpy)
+
+
+def _mix64_int(x):
+    """_mix64 of one Python int in [0, 2**64)."""
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & _U64_MASK
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & _U64_MASK
+    return x ^ (x >> 31)
 
 
 def _codes(arr):
@@ -540,142 +538,175 @@ def _hash_keys(arrays):
 
 
 class _Index:
-    """An index of a Table: ``search(cons, k, use_range)`` returns candidate rows."""
+    """An index of a Table. ``prepare(cons, k, use_range)`` turns the constraints
+    of a query into a search, once per cached query; ``fetch(search)`` runs it
+    and returns (candidate rows, whether they are sorted already); ``add(table,
+    rows)`` and ``remove(table, rows)`` index and unindex rows by their current
+    column values."""
 
     def __init__(self, name, columns, kind, table):
         self.name, self.columns, self.kind = name, columns, kind
         self.kinds = [table._kinds[c] for c in columns]
         t0 = time.perf_counter()
-        self._build([table._cols[c] for c in columns])
+        self._build(table, table._live_rows())
         self.build_seconds = time.perf_counter() - t0
 
 
 class _BTreeIndex(_Index):
+    """A PackedBTree of the keys (code(c1), ..., code(ck), row)."""
 
-    def _build(self, cols):
-        n = len(cols[0])
-        if len(cols) == 1:
-            col = cols[0]
-            order = np.argsort(col, kind="stable")
-            order.flags.writeable = False
-            sv = col[order]
-            # groups of equal values: [starts[g], ends[g]) in sorted order
-            starts = np.flatnonzero(np.concatenate(([n > 0], sv[1:] != sv[:-1])))
-            ends = np.append(starts[1:], n).astype(np.int64)
-            vals = order[starts].tolist()
-            groups = np.flatnonzero(ends - starts > 1)
-            for g in groups.tolist():
-                vals[g] = order[starts[g]:ends[g]]
-            if self.kinds[0] == "i":
-                self.tree = Int64BTree.from_sorted(sv[starts], vals, node_size=_NODE_SIZE)
-                key_objects = 0
-            else:
-                self.tree = ObjectBTree.from_sorted((sv[starts] + 0.0).tolist(), vals,
-                                                    node_size=_NODE_SIZE)
-                key_objects = len(starts) * _FLOAT_BYTES
-            singles = np.delete(order[starts], groups)
-            self.object_bytes = (key_objects + _int_bytes(singles)       # order: held by the views
-                                 + (order.nbytes + len(groups) * _VIEW_BYTES if len(groups) else 0))
-        else:
-            order = np.lexsort(tuple(reversed(cols)))
-            rows = order.tolist()
-            keys = list(zip(*[c[order].tolist() for c in cols], rows))
-            # the value of (a, b, ..., row) is row itself (the same int object): a
-            # search then reads the values, with no Python-level unpacking of keys
-            self.tree = ObjectBTree.from_sorted(keys, rows, node_size=_NODE_SIZE)
-            self.object_bytes = (n * sys.getsizeof((0,) * (len(cols) + 1)) + _int_bytes(order)
-                                 + sum(_int_bytes(c) if c.dtype == np.int64 else n * _FLOAT_BYTES
-                                       for c in cols))
+    def _keys(self, table, rows, order=False):
+        """The packed keys of these rows, an (n, k + 1) uint64 array (sorted when order)."""
+        words = [_words(table._cols[c][rows]) for c in self.columns]
+        if order:
+            perm = np.lexsort(tuple(reversed(words)))      # stable: rows stay ascending within ties
+            words = [w[perm] for w in words]
+            rows = rows[perm]
+        keys = np.empty((len(rows), len(words) + 1), dtype=np.uint64)
+        for j, w in enumerate(words):
+            keys[:, j] = w
+        keys[:, -1] = rows
+        return keys
 
-    def search(self, cons, k, use_range):
-        """Rows whose first k columns are in their equality sets and, when
-        use_range, whose column k is in its range."""
-        tree = self.tree
+    def _build(self, table, rows):
+        self.tree = PackedBTree.from_sorted(self._keys(table, rows, order=True), node_size=_NODE_SIZE)
+
+    def prepare(self, cons, k, use_range):
+        """(KeyRanges, sorted): one range per combination of the equality values
+        of the first k columns (in key order), narrowed by the range of column k
+        when use_range. The rows come out sorted when every column has one value."""
+        eqs = [sorted(_word(kind, v) for v in cons[c].eq) for c, kind in zip(self.columns[:k], self.kinds)]
         rc = cons[self.columns[k]] if use_range else None
-        if len(self.columns) == 1:
+        ranges = []
+        for p in itertools.product(*eqs):
             if rc is None:
-                return _gather([v for v in (tree.get(x) for x in sorted(cons[self.columns[0]].eq))
-                                if v is not None])
-            return _gather(list(tree.irange_values(rc.lo, rc.hi, inclusive=(rc.lo_inc, rc.hi_inc))))
-        prefixes = itertools.product(*[sorted(cons[c].eq) for c in self.columns[:k]])
-        parts = []
-        for p in prefixes:
-            if rc is None:
-                lo, hi = p, p + (TOP,)
-            else:
-                lo = p if rc.lo is None else (p + (rc.lo,) if rc.lo_inc else p + (rc.lo, TOP))
-                if rc.hi is None:
-                    hi = p + (TOP,)
-                else:
-                    hi = p + (rc.hi, TOP) if rc.hi_inc else p + (rc.hi,)
-            n = tree.count(lo, hi)
-            if n:
-                parts.append(np.fromiter(tree.irange_values(lo, hi), dtype=np.int64, count=n))
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+                ranges.append((p, True, p, True))
+                continue
+            kind = self.kinds[k]
+            lo = (p, True) if rc.lo is None else (p + (_word(kind, rc.lo),), rc.lo_inc)
+            hi = (p, True) if rc.hi is None else (p + (_word(kind, rc.hi),), rc.hi_inc)
+            ranges.append(lo + hi)
+        presorted = rc is None and k == len(self.columns) and len(ranges) <= 1
+        return KeyRanges(ranges, len(self.columns) + 1), presorted
+
+    def fetch(self, search):
+        return self.tree.scan(search[0]), search[1]
+
+    def _key_of(self, vals, row):
+        """The packed key (a tuple of words) of a row with these values (a dict
+        of column -> Python int or float)."""
+        return tuple([word_of_int(vals[c]) if kind == "i" else word_of_float(vals[c])
+                      for c, kind in zip(self.columns, self.kinds)]) + (row,)
+
+    def _key(self, table, row):
+        return self._key_of(table._row_values(row), row)
+
+    def add_one(self, vals, row):
+        self.tree.insert(self._key_of(vals, row))
+
+    def add(self, table, rows, fresh=True):
+        if len(rows) <= _FEW:
+            for r in rows.tolist():
+                self.tree.insert(self._key(table, r))
+        else:
+            self.tree.insert_many(self._keys(table, rows))
+
+    def remove(self, table, rows):
+        if len(rows) <= _FEW:
+            for r in rows.tolist():
+                self.tree.delete(self._key(table, r))
+        else:
+            self.tree.delete_many(self._keys(table, rows))
 
     def nbytes(self):
-        """The tree's nodes plus the Python objects it holds (key tuples, ints,
-        floats, row arrays), estimated from CPython's object sizes."""
-        return self.tree.nbytes + self.object_bytes
+        """Every node of the tree: headers, key words and child pointers."""
+        return self.tree.nbytes
 
     def _check(self, table):
         self.tree._check()
-        cols = [table._cols[c] for c in self.columns]
-        fresh = _BTreeIndex.__new__(_BTreeIndex)
-        fresh.kinds = self.kinds
-        fresh._build(cols)
-        if len(self.columns) == 1:
-            assert self.tree.keys() == fresh.tree.keys(), f"index {self.name}: keys differ from a rebuild"
-            got = [v if type(v) is int else v.tolist() for v in self.tree.values()]
-            want = [v if type(v) is int else v.tolist() for v in fresh.tree.values()]
-            assert got == want, f"index {self.name}: rows differ from a rebuild"
-        else:
-            assert self.tree.keys() == fresh.tree.keys(), f"index {self.name}: keys differ from a rebuild"
+        want = self._keys(table, table._live_rows(), order=True)
+        assert np.array_equal(self.tree.keys_array(), want), f"index {self.name}: keys differ from a rebuild"
 
 
 class _HashIndex(_Index):
 
-    def _build(self, cols):
-        self.ix = HashIndex(expected=0)
-        self.ix.insert_many(_hash_keys(cols), np.arange(len(cols[0]), dtype=np.int64))
+    def _build(self, table, rows):
+        self.ix = HashIndex(expected=len(rows))
+        self.ix.insert_many(_hash_keys([table._cols[c][rows] for c in self.columns]), rows)
+        # the rows of a key come back in insertion order: ascending until an update
+        # re-inserts an old row after newer ones
+        self.ordered = True
 
-    def search(self, cons, k, use_range):
+    def prepare(self, cons, k, use_range):
+        """(one key, None) for one value of one column, else (None, unique keys)."""
         sets = [cons[c].eq for c in self.columns]
         if len(sets) == 1 and len(sets[0]) == 1:       # the common case: one int64 key
             v = next(iter(sets[0]))
-            return self.ix.lookup(v if self.kinds[0] == "i" else _float_code(v))
+            return (v if self.kinds[0] == "i" else _float_code(v)), None
         combos = list(itertools.product(*[sorted(s) for s in sets]))
-        if not combos:
-            return np.zeros(0, dtype=np.int64)
         arrays = [np.array([c[j] for c in combos], dtype=np.int64 if kind == "i" else np.float64)
                   for j, kind in enumerate(self.kinds)]
-        keys = np.unique(_hash_keys(arrays))            # two combinations may share a key
-        _, rows = self.ix.lookup_many(keys)
-        return rows
+        return None, np.unique(_hash_keys(arrays))     # two combinations may share a key
 
-    def verify(self, table, cons, rows):
-        """Drop candidates that only collided (several columns: the key is a mix)."""
-        if len(self.columns) == 1 or len(rows) == 0:
-            return rows
-        m = np.ones(len(rows), dtype=bool)
-        for c in self.columns:
-            m &= cons[c].mask(table._cols[c][rows])
-        return rows[m]
+    def fetch(self, search):
+        key, keys = search
+        if keys is None:
+            return self.ix.lookup(key), self.ordered
+        return self.ix.lookup_many(keys)[1], False
+
+    def _key(self, table, row):
+        return self._key_of(table._row_values(row))
+
+    def add_one(self, vals, row):
+        self.ix.insert(self._key_of(vals), row)
+
+    def _key_of(self, vals):
+        """The HashIndex key of a row with these values (as _hash_keys, in Python ints)."""
+        codes = [vals[c] if kind == "i" else float_bits(vals[c]) for c, kind in zip(self.columns, self.kinds)]
+        if len(codes) == 1:
+            return codes[0]
+        h = _HASH_SEED
+        for code in codes:
+            h = _mix64_int(h ^ _mix64_int(code & _U64_MASK))
+        return h - (1 << 64) if h >> 63 else h
+
+    def add(self, table, rows, fresh=True):
+        if len(rows) <= _FEW:
+            for r in rows.tolist():
+                self.ix.insert(self._key(table, r), r)
+        else:
+            self.ix.insert_many(_hash_keys([table._cols[c][rows] for c in self.columns]), rows)
+        if not fresh:
+            self.ordered = False
+
+    def remove(self, table, rows):
+        delete = self.ix.delete
+        if len(rows) <= _FEW:
+            for r in rows.tolist():
+                delete(self._key(table, r), r)
+            return
+        keys = _hash_keys([table._cols[c][rows] for c in self.columns])
+        for key, row in zip(keys.tolist(), rows.tolist()):
+            delete(key, row)
 
     def nbytes(self):
         return self.ix.nbytes
 
     def _check(self, table):
         self.ix._check()
-        n = table.nrows
-        assert len(self.ix) == n, f"index {self.name}: {len(self.ix)} entries for {n} rows"
-        keys = _hash_keys([table._cols[c] for c in self.columns])
+        live = table._live_rows()
+        assert len(self.ix) == len(live), f"index {self.name}: {len(self.ix)} entries for {len(live)} rows"
+        keys = _hash_keys([table._cols[c][live] for c in self.columns])
         uniq = np.unique(keys)
         offsets, rows = self.ix.lookup_many(uniq)
         owner = np.repeat(uniq, np.diff(offsets))       # the key each stored row is under
         order = np.argsort(rows, kind="stable")
-        assert np.array_equal(rows[order], np.arange(n)), f"index {self.name}: rows missing or twice"
+        assert np.array_equal(rows[order], live), f"index {self.name}: rows missing or twice"
         assert np.array_equal(owner[order], keys), f"index {self.name}: a row under a wrong key"
+        if self.ordered:
+            for key in uniq[:64].tolist():
+                got = self.ix.lookup(key)
+                assert np.all(got[1:] > got[:-1]), f"index {self.name}: rows of a key out of order"
 
 
 # ------------------------------------------------------------------ plans
@@ -724,15 +755,220 @@ class Plan:
 
 # ------------------------------------------------------------------ the table
 
-class Table:
-    """A table of equal-length numpy columns (int64 or float64; row ids 0..n-1)
-    with secondary B-tree and hash indexes and a rule-based planner (see the
-    module docstring for the rules and the index layouts).
+class _Query:
+    """A where clause compiled against a table: its plan and, for a search, the
+    prepared index search and the filters left; cached per where (a string, or
+    a list of predicate tuples of plain ints and floats) until the indexes change."""
+    __slots__ = ("gen", "plan", "ix", "search", "filters", "empty", "preds")
 
-    The columns are copied and frozen (read-only), so an index never goes stale.
+
+def _cache_key(where):
+    """The key a where argument is cached under, or None when it is not cached: a
+    string, None, or predicate tuples whose values are plain ints and floats
+    (so that equal keys mean the same query: 1 == 1.0 here, but True == 1 too,
+    and a bool must still be refused)."""
+    t = type(where)
+    if t is str or where is None:
+        return where
+    if t is tuple and where and type(where[0]) is str:
+        where = (where,)
+    elif t is not list and t is not tuple:
+        return None
+    for p in where:
+        if type(p) is not tuple:
+            return None
+        for v in p[2:]:
+            tv = type(v)
+            if tv is not int and tv is not float:
+                return None
+    return tuple(where)
+
+
+def _cell(name, kind, v):
+    """One value for a column of this kind, exactly: an int in int64 for "i" (an
+    integral float accepted), a float for "f"; ValueError otherwise."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"column {name!r} takes numbers, got {type(v).__name__} {v!r}")
+    if isinstance(v, float) and math.isnan(v):
+        raise ValueError(f"column {name!r}: NaN is not a value")
+    if kind == "i":
+        given = v
+        if isinstance(v, float):
+            if not v.is_integer():
+                raise ValueError(f"column {name!r} holds integers, got {v!r}")
+            v = int(v)
+        if not INT64_MIN <= v <= INT64_MAX:
+            raise ValueError(f"column {name!r}: {given!r} is outside int64")
+        return v
+    try:
+        return float(v)
+    except OverflowError:
+        raise ValueError(f"column {name!r}: {v} is too large for a float64") from None
+
+
+def _column_values(name, kind, values):
+    """The values of one column for insert, checked (see _cell), as an int64 or
+    float64 array; ValueError naming the column otherwise."""
+    if isinstance(values, np.ndarray):
+        a = values
+    else:
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            values = [values]
+        values = list(values)
+        a = np.asarray(values) if values else np.zeros(0, dtype=np.int64 if kind == "i" else np.float64)
+        if kind == "i" and a.dtype.kind == "f":
+            a = np.array(values, dtype=object)        # exactly, not through float64
+    if a.ndim != 1:
+        raise ValueError(f"column {name!r}: expected one value per row, got shape {a.shape}")
+    k = a.dtype.kind
+    if k in "iu":
+        if kind == "i":
+            if k == "u" and a.size and int(a.max()) > INT64_MAX:
+                raise ValueError(f"column {name!r}: {int(a.max())} is outside int64")
+            return a.astype(np.int64)
+        return a.astype(np.float64)
+    if k == "f":
+        a = a.astype(np.float64)
+        if np.isnan(a).any():
+            raise ValueError(f"column {name!r}: NaN is not a value")
+        if kind == "i":
+            bad = ~np.isfinite(a) | (a != np.floor(a)) | (a < -2.0 ** 63) | (a >= 2.0 ** 63)
+            if bad.any():
+                v = float(a[bad][0])
+                if not v.is_integer():
+                    raise ValueError(f"column {name!r} holds integers, got {v!r}")
+                raise ValueError(f"column {name!r}: {v!r} is outside int64")
+            return a.astype(np.int64)
+        return a
+    if k == "O":
+        return np.array([_cell(name, kind, v) for v in a.tolist()],
+                        dtype=np.int64 if kind == "i" else np.float64)
+    raise ValueError(f"column {name!r} takes numbers, got dtype {a.dtype}")
+
+
+_MISS = object()
+_SHAPE = operator.itemgetter(0, 1)             # the shape of a predicate tuple: (column, op)
+_EMPTY_ROWS = np.zeros(0, dtype=np.int64)
+_EMPTY_ROWS.flags.writeable = False
+
+
+def _pred_cons(kind, op, args):
+    """The _Cons of one predicate on a column of this kind, or None when a value
+    is not a plain int or float or is NaN (the caller then takes the general
+    path, which raises the right error)."""
+    if len(args) != (2 if op == "between" else 1):
+        return None
+    for v in args:
+        tv = type(v)
+        if (tv is not int and tv is not float) or v != v:
+            return None
+    c = _Cons(kind)
+    if op == "=":
+        c.add_eq(args)
+    elif op == "<":
+        c.add_upper(args[0], False)
+    elif op == "<=":
+        c.add_upper(args[0], True)
+    elif op == ">":
+        c.add_lower(args[0], False)
+    elif op == ">=":
+        c.add_lower(args[0], True)
+    else:
+        c.add_lower(args[0], True)
+        c.add_upper(args[1], True)
+    c.finish()
+    return c
+
+
+class _Template:
+    """A compiled shape of the list-of-tuples where form (the columns, operators
+    and arities of its predicates, not their values): the index the planner
+    chose and where each of its search values sits, so that a query of a known
+    shape binds its values and goes to the index without parsing, checking
+    names or planning. Shapes with IN, a column named twice, or no usable
+    index are not templated (the general path serves them)."""
+    __slots__ = ("gen", "ix", "eq", "rng", "filters", "width", "presorted", "arity", "fast", "ceq")
+
+    def run(self, table, where):
+        """The sorted rows, or None to take the general path (a value that is not
+        a plain int or float, or NaN)."""
+        # every value is checked before any answer (an empty one included)
+        if tuple(map(len, where)) != self.arity:
+            return None
+        for p in where:
+            v = p[2]
+            tv = type(v)
+            if (tv is not int and tv is not float) or v != v:
+                return None
+            if len(p) == 4:
+                v = p[3]
+                tv = type(v)
+                if (tv is not int and tv is not float) or v != v:
+                    return None
+        ix = self.ix
+        words = []
+        for pos, kind in self.eq:
+            x = _eq_value(kind, where[pos][2])
+            if x is _NOMATCH:
+                return _EMPTY_ROWS.copy()
+            if ix.kind == "hash":
+                return self._filter(table, where, ix.ix.lookup(x if kind == "i" else float_bits(x)), ix.ordered)
+            words.append(word_of_int(x) if kind == "i" else word_of_float(x))
+        p = tuple(words)
+        if self.rng is None:
+            rows = ix.tree.scan_one(p, True, p, True)
+        else:
+            pos, kind, op = self.rng
+            rc = _pred_cons(kind, op, where[pos][2:])
+            if rc is None:
+                return None
+            if rc.empty:
+                return _EMPTY_ROWS.copy()
+            word = word_of_int if kind == "i" else word_of_float
+            lo = p if rc.lo is None else p + (word(rc.lo),)
+            hi = p if rc.hi is None else p + (word(rc.hi),)
+            rows = ix.tree.scan_one(lo, rc.lo is None or rc.lo_inc, hi, rc.hi is None or rc.hi_inc)
+        return self._filter(table, where, rows, self.presorted)
+
+    def _filter(self, table, where, rows, ordered):
+        cols = table._cols
+        for pos, name, kind, op in self.filters:
+            c = _pred_cons(kind, op, where[pos][2:])
+            if c is None:
+                return None
+            if len(rows):
+                rows = rows[c.mask(cols[name][rows])]
+        if not ordered and len(rows) > 1:
+            rows.sort()
+        return rows
+
+
+class Table:
+    """A table of equal-length numpy columns (int64 or float64) with secondary
+    B-tree and hash indexes, a rule-based planner (see the module docstring for
+    the rules and the index layouts), and inserts, deletes and updates.
+
+    Row ids. Rows are numbered 0, 1, ... in insertion order and keep their id
+    for life: ``delete`` leaves a tombstone (the row's values stay in the
+    column arrays, marked dead, and scans skip them; the indexes drop the row)
+    and ids are never reused, so ``insert`` numbers new rows from ``nrows``
+    (ids ever given), while ``len(t)`` counts the live rows. ``column(name)``
+    is a read-only view of the values by row id, dead rows included, as they
+    are when it is called (take it again after a write); ``alive`` tells which
+    rows are live.
+
+    Writes check everything first (columns, types, ranges, the where clause)
+    and change nothing on an error (ValueError, or its subclass QueryError for
+    a where clause); then every index is updated.
+
     Complexity: ``create_index`` O(n log n); ``query`` O(log n + k) through a
     B-tree, O(1 + k) through a hash index, O(n) vectorized for a scan, plus
-    O(k log k) to sort the k rows returned; ``explain`` O(predicates + indexes).
+    O(k log k) to sort the k rows returned (skipped when the index gives them
+    in order); ``insert`` of m rows O(m log n) per B-tree index and O(m) per hash
+    index (amortized: the columns double when full); ``delete`` and ``update``
+    cost the query plus the same per row changed.
 
     >>> import numpy as np
     >>> t = Table({"a": np.arange(10) % 3, "b": np.arange(10.0)})
@@ -742,6 +978,12 @@ class Table:
     [4, 7]
     >>> str(t.explain([("b", "<", 3)]))
     'SCAN t\\nFILTER b<?'
+    >>> t.insert({"a": [1, 1], "b": [4.5, 20]}).tolist()
+    [10, 11]
+    >>> t.delete("a = 1 AND b < 5"), t.update([("b", ">", 10)], {"a": 2})
+    (3, 1)
+    >>> t.query("a = 1").tolist(), t.query("a = 2").tolist(), len(t), t.nrows
+    ([7], [2, 5, 8, 11], 9, 12)
     """
 
     def __init__(self, columns, name="t"):
@@ -775,30 +1017,56 @@ class Table:
             elif len(a) != n:
                 lens = ", ".join(f"{k}: {len(np.asarray(v))}" for k, v in columns.items())
                 raise ValueError(f"columns differ in length ({lens})")
-            a.flags.writeable = False
             cols[cname], kinds[cname] = a, kind
         self.name = name
-        self._cols, self._kinds = cols, kinds
+        self._kinds = kinds
+        # the column buffers (private copies, writable, capacity >= nrows) and the
+        # read-only views of their first nrows values that everything else reads
+        self._bufs = cols
+        self._alive_buf = np.ones(n, dtype=bool)
         self.nrows = n
+        self._ndead = 0
+        self._views()
         self._indexes = {}                  # name -> _Index, in creation order
-        # string where -> (checked predicates, constraints), and predicate shape ->
-        # index choice: as sqlite3's statement cache, so that a repeated query is
-        # not parsed or planned again (choices are forgotten when indexes change)
-        self._parsed = {}
-        self._choices = {}
+        # where -> _Query, as sqlite3's statement cache: a repeated query is not
+        # parsed or planned again (entries of an older index set are recompiled)
+        self._queries = {}
+        self._shapes = {}                   # shape of a list-of-tuples where -> _Template or None
+        self._gen = 0
+
+    def _views(self):
+        n = self.nrows
+        self._cols = {}
+        for cname, buf in self._bufs.items():
+            v = buf[:n]
+            v.flags.writeable = False
+            self._cols[cname] = v
+        self._alive = self._alive_buf[:n]
+        self._alive.flags.writeable = False
+
+    def _live_rows(self):
+        """The ids of the live rows, ascending (int64)."""
+        if self._ndead == 0:
+            return np.arange(self.nrows, dtype=np.int64)
+        return np.flatnonzero(self._alive)
 
     # -------------------------------------------------------------- columns and indexes
 
     def __len__(self):
-        return self.nrows
+        return self.nrows - self._ndead
 
     @property
     def columns(self):
         """The column names, in order."""
-        return list(self._cols)
+        return list(self._bufs)
+
+    @property
+    def alive(self):
+        """A read-only bool array by row id: False for a deleted row."""
+        return self._alive
 
     def column(self, name):
-        """The (read-only) array of a column."""
+        """The (read-only) array of a column by row id, deleted rows included."""
         self._need_column(name)
         return self._cols[name]
 
@@ -841,7 +1109,8 @@ class Table:
             raise ValueError(f"an index named {name!r} exists already")
         cls = _BTreeIndex if kind == "btree" else _HashIndex
         self._indexes[name] = cls(name, columns, kind, self)
-        self._choices.clear()
+        self._gen += 1
+        self._shapes.clear()                # None entries too: a shape may be templated now
         return name
 
     def drop_index(self, name):
@@ -849,7 +1118,8 @@ class Table:
         if name not in self._indexes:
             raise KeyError(f"no index named {name!r} (indexes: {', '.join(self._indexes) or 'none'})")
         del self._indexes[name]
-        self._choices.clear()
+        self._gen += 1
+        self._shapes.clear()
 
     @property
     def indexes(self):
@@ -859,25 +1129,9 @@ class Table:
 
     # -------------------------------------------------------------- planning
 
-    def _prepare(self, where):
-        """(predicates checked against the columns, constraints per column) of a
-        where argument; remembered for a string (constraints are never changed
-        after they are made)."""
-        if isinstance(where, str):
-            got = self._parsed.get(where)
-            if got is None:
-                preds = self._check_preds(_coerce_where(where))
-                got = (preds, self._constraints(preds))
-                if len(self._parsed) >= _CACHE_SIZE:
-                    self._parsed.clear()
-                self._parsed[where] = got
-            return got
-        preds = self._check_preds(_coerce_where(where))
-        return preds, self._constraints(preds)
-
     def _preds(self, where):
         """The predicates of a where argument, checked against the columns."""
-        return self._prepare(where)[0]
+        return self._check_preds(_coerce_where(where))
 
     def _check_preds(self, preds):
         out = []
@@ -920,17 +1174,7 @@ class Table:
 
     def _choose(self, preds):
         """(index or None, equality columns used, whether the range is used), by the
-        rules of the module docstring; remembered per shape of the predicates."""
-        shape = tuple([(p.column, p.op) for p in preds])
-        got = self._choices.get(shape)
-        if got is None:
-            got = self._choose_uncached(preds)
-            if len(self._choices) >= _CACHE_SIZE:
-                self._choices.clear()
-            self._choices[shape] = got
-        return got
-
-    def _choose_uncached(self, preds):
+        rules of the module docstring."""
         has_eq = {p.column for p in preds if p.op in ("=", "in")}
         has_range = {p.column for p in preds if p.op in _RANGE_OPS}
         best, best_key = None, None
@@ -968,54 +1212,287 @@ class Table:
                     [p for p in preds if p.column not in used])
         return plan, ix, k, use_range
 
+    def _compile(self, where):
+        preds = self._preds(where)
+        cons = self._constraints(preds)
+        q = _Query()
+        q.gen, q.preds = self._gen, preds
+        q.plan, q.ix, k, use_range = self._plan(preds)
+        q.empty = any(c.empty for c in cons.values())
+        q.search = None
+        if q.ix is None:
+            q.filters = list(cons.items())
+        else:
+            # a several-column hash index re-checks its own columns (a key is a mix)
+            used = set() if q.ix.kind == "hash" and len(q.ix.columns) > 1 else \
+                set(q.ix.columns[:k + use_range])
+            q.filters = [(name, c) for name, c in cons.items() if name not in used]
+            if not q.empty:
+                q.search = q.ix.prepare(cons, k, use_range)
+        return q
+
+    def _get(self, where):
+        """The compiled query of a where argument, from the cache when it can be."""
+        key = _cache_key(where)
+        if key is None:
+            return self._compile(where)
+        q = self._queries.get(key)
+        if q is None or q.gen != self._gen:
+            q = self._compile(where)
+            if len(self._queries) >= _CACHE_SIZE:
+                self._queries.clear()
+            self._queries[key] = q
+        return q
+
+    def _template(self, where):
+        """A _Template for the shape of this list of predicate tuples, or None when
+        the shape is not one templates serve. Raises QueryError as query does."""
+        q = self._get(where)
+        ix, preds = q.ix, q.preds
+        if ix is None or any(p.op == "in" for p in preds) or len({p.column for p in preds}) < len(preds):
+            return None
+        if ix.kind == "hash" and len(ix.columns) > 1:
+            return None
+        at = {p.column: i for i, p in enumerate(preds)}
+        tpl = _Template()
+        tpl.gen, tpl.ix, tpl.width = self._gen, ix, len(ix.columns) + 1
+        k = len(q.plan.eq_columns)
+        tpl.eq = [(at[c], self._kinds[c]) for c in ix.columns[:k]]
+        rcol = q.plan.range_column
+        tpl.rng = None if rcol is None else (at[rcol], self._kinds[rcol], preds[at[rcol]].op)
+        used = set(ix.columns[:k]) | ({rcol} if rcol else set())
+        tpl.filters = [(i, p.column, self._kinds[p.column], p.op) for i, p in enumerate(preds)
+                       if p.column not in used]
+        tpl.presorted = rcol is None and k == len(ix.columns)
+        tpl.arity = tuple(4 if p.op == "between" else 3 for p in preds)
+        # fast: 1 when the C path (scan_eq) serves it, 2 for hash_eq, 0 for run()
+        tpl.ceq = tuple((pos, kind == "i") for pos, kind in tpl.eq)
+        tpl.fast = 0 if rcol is not None or tpl.filters else (2 if ix.kind == "hash" else 1)
+        return tpl
+
     def explain(self, where=None):
         """The plan ``query(where)`` would follow (see Plan). Raises QueryError
         for a where clause that does not fit the table."""
-        return self._plan(self._preds(where))[0]
+        return self._get(where).plan
 
     def query(self, where=None, columns=None):
-        """The ids of the rows where every predicate holds, sorted (int64 array);
-        with ``columns``, a dict of those columns at those rows instead."""
+        """The ids of the live rows where every predicate holds, sorted (int64
+        array); with ``columns``, a dict of those columns at those rows instead."""
         if columns is not None:
             if isinstance(columns, str):
                 columns = [columns]
             for c in columns:
                 self._need_column(c)
-        preds, cons = self._prepare(where)
-        ix, k, use_range = self._choose(preds)
-        if any(c.empty for c in cons.values()):
-            rows = np.zeros(0, dtype=np.int64)
-        elif ix is None:
-            rows = None
-            mask = None
-            for name, c in cons.items():
-                m = c.mask(self._cols[name])
-                mask = m if mask is None else mask & m
-            rows = np.arange(self.nrows, dtype=np.int64) if mask is None else np.flatnonzero(mask)
-        else:
-            rows = ix.search(cons, k, use_range)
-            if ix.kind == "hash":
-                rows = ix.verify(self, cons, rows)
-            used = set(ix.columns[:k + use_range])
-            for name, c in cons.items():
-                if name not in used and len(rows):
-                    rows = rows[c.mask(self._cols[name][rows])]
-            rows = np.sort(rows)
+        rows = None
+        if type(where) is list:
+            # the list-of-tuples form: a template per shape, values bound per call
+            try:
+                shape = tuple(map(_SHAPE, where))       # arities are checked by the template
+                tpl = self._shapes.get(shape, _MISS)
+            except (TypeError, IndexError, KeyError):
+                shape, tpl = None, None
+            if tpl is _MISS or (tpl is not None and tpl.gen != self._gen):
+                tpl = self._template(where)
+                if len(self._shapes) >= _CACHE_SIZE:
+                    self._shapes.clear()
+                self._shapes[shape] = tpl
+            if tpl is not None:
+                if tpl.fast == 1:                       # equalities only, on a B-tree: all in C
+                    rows = scan_eq(tpl.ix.tree, where, tpl.ceq, tpl.arity)
+                    if rows is not None and not tpl.presorted and len(rows) > 1:
+                        rows.sort()
+                elif tpl.fast == 2:                     # one equality on a one-column hash index
+                    ix = tpl.ix
+                    rows = hash_eq(ix.ix, where, tpl.eq[0][0], tpl.ceq[0][1], tpl.arity)
+                    if rows is not None and not ix.ordered and len(rows) > 1:
+                        rows.sort()
+                if rows is None:
+                    rows = tpl.run(self, where)
+        if rows is None:
+            key = _cache_key(where)
+            q = self._queries.get(key) if key is not None else None
+            if q is None or q.gen != self._gen:
+                q = self._get(where)
+            rows = self._run(q)
         if columns is None:
             return rows
         return {c: self._cols[c][rows] for c in columns}
 
+    def _run(self, q):
+        if q.empty:
+            return np.zeros(0, dtype=np.int64)
+        cols = self._cols
+        if q.ix is None:
+            mask = None
+            for name, c in q.filters:
+                m = c.mask(cols[name])
+                mask = m if mask is None else mask & m
+            if self._ndead:
+                mask = self._alive if mask is None else mask & self._alive
+            return np.arange(self.nrows, dtype=np.int64) if mask is None else np.flatnonzero(mask)
+        rows, ordered = q.ix.fetch(q.search)
+        for name, c in q.filters:
+            if len(rows):
+                rows = rows[c.mask(cols[name][rows])]
+        if not ordered and len(rows) > 1:
+            rows.sort()
+        return rows
+
+    # -------------------------------------------------------------- writes
+
+    def _rows_to_columns(self, rows):
+        """The new rows as a dict of checked column arrays of one length. rows is
+        a dict of column -> values, or a list of rows (tuples in column order, or
+        dicts); every column must be given and no other."""
+        names = list(self._bufs)
+
+        def same_columns(keys, what):
+            extra = [k for k in keys if k not in self._bufs]
+            if extra:
+                raise ValueError(f"{what}unknown column {extra[0]!r} (columns: {', '.join(names)})")
+            missing = [c for c in names if c not in keys]
+            if missing:
+                raise ValueError(f"{what}missing column {missing[0]!r}")
+
+        if isinstance(rows, dict):
+            same_columns(rows, "")
+            out = {c: _column_values(c, self._kinds[c], rows[c]) for c in names}
+        else:
+            if isinstance(rows, (str, bytes, np.ndarray)) or not hasattr(rows, "__iter__"):
+                raise ValueError(f"rows must be a dict of columns or a list of rows, "
+                                 f"got {type(rows).__name__}")
+            per = {c: [] for c in names}
+            for i, r in enumerate(rows):
+                if isinstance(r, dict):
+                    same_columns(r, f"row {i}: ")
+                    for c in names:
+                        per[c].append(r[c])
+                elif isinstance(r, (tuple, list)):
+                    if len(r) != len(names):
+                        raise ValueError(f"row {i}: {len(r)} values for {len(names)} columns "
+                                         f"({', '.join(names)})")
+                    for c, v in zip(names, r):
+                        per[c].append(v)
+                else:
+                    raise ValueError(f"row {i}: expected a tuple or a dict, got {type(r).__name__}")
+            out = {c: np.array([_cell(c, self._kinds[c], v) for v in per[c]],
+                               dtype=np.int64 if self._kinds[c] == "i" else np.float64)
+                   for c in names}
+        lens = {len(a) for a in out.values()}
+        if len(lens) > 1:
+            raise ValueError("columns differ in length (" +
+                             ", ".join(f"{c}: {len(a)}" for c, a in out.items()) + ")")
+        return out
+
+    def _values(self, values):
+        """An update's dict of column -> one value, checked (see _cell)."""
+        if not isinstance(values, dict):
+            raise ValueError(f"values must be a dict of column -> value, got {type(values).__name__}")
+        out = {}
+        for c, v in values.items():
+            if c not in self._bufs:
+                raise ValueError(f"unknown column {c!r} (columns: {', '.join(self._bufs)})")
+            out[c] = _cell(c, self._kinds[c], v)
+        return out
+
+    def insert(self, rows):
+        """Add rows (a dict of column -> values, or a list of row tuples in column
+        order or of dicts; every column given); returns their ids, numbered from
+        ``nrows``. Values must fit their column exactly (an integral float is
+        accepted in an int64 column); on any error nothing changes."""
+        bufs = self._bufs
+        if type(rows) is list and len(rows) == 1 and type(rows[0]) is tuple and len(rows[0]) == len(bufs):
+            # one row tuple (the common write): no numpy arrays on the way
+            vals = {c: _cell(c, self._kinds[c], v) for c, v in zip(bufs, rows[0])}
+            n0 = self.nrows
+            self._reserve(n0 + 1)
+            for c, buf in self._bufs.items():
+                buf[n0] = vals[c]
+            self._alive_buf[n0] = True
+            self.nrows = n0 + 1
+            self._views()
+            for ix in self._indexes.values():
+                ix.add_one(vals, n0)
+            return np.array([n0], dtype=np.int64)
+        new = self._rows_to_columns(rows)
+        m = len(next(iter(new.values())))
+        n0 = self.nrows
+        if m == 0:
+            return np.zeros(0, dtype=np.int64)
+        n1 = n0 + m
+        self._reserve(n1)
+        for c, a in new.items():
+            self._bufs[c][n0:n1] = a
+        self._alive_buf[n0:n1] = True
+        self.nrows = n1
+        self._views()
+        ids = np.arange(n0, n1, dtype=np.int64)
+        for ix in self._indexes.values():
+            ix.add(self, ids)
+        return ids
+
+    def _row_values(self, row):
+        """The values of one row, a dict of column -> Python int or float."""
+        return {c: buf[row].item() for c, buf in self._bufs.items()}
+
+    def _reserve(self, n1):
+        """Room for n1 rows in every buffer (grown by doubling; all the new buffers
+        are made before any replaces an old one)."""
+        n0 = self.nrows
+        cap = len(self._alive_buf)
+        if n1 > cap:
+            cap = max(n1, 2 * cap, 16)
+            bufs = {}
+            for c, b in self._bufs.items():
+                nb = np.empty(cap, dtype=b.dtype)
+                nb[:n0] = b[:n0]
+                bufs[c] = nb
+            alive = np.zeros(cap, dtype=bool)
+            alive[:n0] = self._alive_buf[:n0]
+            self._bufs, self._alive_buf = bufs, alive
+
+    def delete(self, where):
+        """Delete the live rows matching where (all of them for None or ""):
+        tombstones, the other rows keep their ids. Returns how many."""
+        rows = self.query(where)
+        if len(rows):
+            for ix in self._indexes.values():
+                ix.remove(self, rows)
+            self._alive_buf[rows] = False
+            self._ndead += len(rows)
+        return len(rows)
+
+    def update(self, where, values):
+        """Set the columns of ``values`` (a dict of column -> value) on the live
+        rows matching where; returns how many rows matched. The indexes on the
+        changed columns are updated."""
+        vals = self._values(values)
+        rows = self.query(where)
+        if len(rows) and vals:
+            touched = [ix for ix in self._indexes.values() if any(c in vals for c in ix.columns)]
+            for ix in touched:
+                ix.remove(self, rows)
+            for c, v in vals.items():
+                self._bufs[c][rows] = v
+            for ix in touched:
+                ix.add(self, rows, fresh=False)
+        return len(rows)
+
     def _check(self):
-        """Every column is frozen and of the table's length; every index equals a
-        fresh build from the columns (and passes its own _check)."""
+        """The column views are read-only and nrows long; the tombstones are
+        counted right; every index equals a fresh build from the live rows (and
+        passes its own _check)."""
         for name, a in self._cols.items():
             assert len(a) == self.nrows and not a.flags.writeable, f"column {name!r}"
             assert a.dtype == (np.int64 if self._kinds[name] == "i" else np.float64)
+            assert a.base is self._bufs[name], f"column {name!r}: a stale view"
+        assert len(self._alive) == self.nrows
+        assert self._ndead == self.nrows - int(self._alive.sum()), "dead rows miscounted"
         for ix in self._indexes.values():
             ix._check(self)
 
     def __repr__(self):
-        return (f"Table({self.name!r}, rows={self.nrows}, columns={self.columns}, "
+        return (f"Table({self.name!r}, rows={len(self)}, columns={self.columns}, "
                 f"indexes={list(self._indexes)})")
 
 
@@ -1030,7 +1507,9 @@ class SQLitePeer:
     ``load_seconds`` and ``index_seconds[name]`` time the load and each CREATE
     INDEX; ``query(where)`` returns the sorted row ids, ``explain(where)`` the
     text of SQLite's EXPLAIN QUERY PLAN, ``sql(where)`` the statement and its
-    parameters.
+    parameters. ``insert``, ``delete`` and ``update`` take what the Table's
+    take, check it the same way and number new rows as the Table does (from
+    ``next_row``), so that both can be changed alike and compared.
 
     >>> import numpy as np
     >>> t = Table({"a": np.array([3, 1, 3]), "b": np.array([1.0, 2.0, 3.0])})
@@ -1049,8 +1528,10 @@ class SQLitePeer:
         decl = ", ".join(f"{c} {ty}" for c, ty in zip(names, types))
         self.conn.execute(f"CREATE TABLE {table.name} ({decl})")
         marks = ", ".join("?" * (len(names) + 1))
+        live = table._live_rows()
         self.conn.executemany(f"INSERT INTO {table.name} (rowid, {', '.join(names)}) VALUES ({marks})",
-                              zip(range(table.nrows), *[table._cols[c].tolist() for c in names]))
+                              zip(live.tolist(), *[table._cols[c][live].tolist() for c in names]))
+        self.next_row = table.nrows          # rowids of inserted rows follow the table's numbering
         self.conn.commit()
         self.load_seconds = time.perf_counter() - t0
         self.index_seconds = {}
@@ -1104,6 +1585,37 @@ class SQLitePeer:
     def explain(self, where):
         text, params = self.sql(where)
         return "\n".join(r[-1] for r in self.conn.execute("EXPLAIN QUERY PLAN " + text, params))
+
+    def insert(self, rows):
+        """Insert rows given as to ``Table.insert`` (checked the same way: the
+        same errors, nothing inserted on one), numbered from ``next_row``;
+        returns their ids."""
+        cols = self.table._rows_to_columns(rows)
+        names = list(cols)
+        m = len(cols[names[0]])
+        ids = list(range(self.next_row, self.next_row + m))
+        marks = ", ".join("?" * (len(names) + 1))
+        self.conn.executemany(f"INSERT INTO {self.table.name} (rowid, {', '.join(names)}) VALUES ({marks})",
+                              zip(ids, *[cols[c].tolist() for c in names]))
+        self.next_row += m
+        return np.array(ids, dtype=np.int64)
+
+    def delete(self, where):
+        """``DELETE FROM t WHERE ...``; returns the number of rows deleted."""
+        text, params = self.sql(where)
+        return self.conn.execute("DELETE" + text[len("SELECT rowid"):], params).rowcount
+
+    def update(self, where, values):
+        """``UPDATE t SET ... WHERE ...`` with values checked as ``Table.update``
+        checks them; returns the number of rows matched."""
+        vals = self.table._values(values)
+        text, params = self.sql(where)
+        if not vals:
+            return len(self.conn.execute(text, params).fetchall())
+        sets = ", ".join(f"{c} = ?" for c in vals)
+        tail = text[len(f"SELECT rowid FROM {self.table.name}"):]
+        return self.conn.execute(f"UPDATE {self.table.name} SET {sets}{tail}",
+                                 list(vals.values()) + params).rowcount
 
     def close(self):
         self.conn.close()

@@ -19,10 +19,16 @@ Timed (pyperf, 1M int64 keys unless said):
   bucket, against tantivy, pyroaring (``&`` of bitmaps) and numpy
   (``intersect1d``).
 - ``table_query``: the same queries through ``Table`` and SQLite in memory.
+- ``table_probe``: queries of one shape whose values change every time (the
+  plan is reused, the values bound), ours against SQLite with parameters.
+- ``table_mix``: a mixed read/write workload (insert, point query, range
+  query, delete) on the same table, ours against SQLite in memory.
 
 Scenarios: ``btree_memory`` (bytes per key, ours and the peers', as malloc growth in a
 fresh process), ``inverted_build`` (time and bytes per posting), ``plans`` (our
-plan and SQLite's EXPLAIN QUERY PLAN for the same queries).
+plan and SQLite's EXPLAIN QUERY PLAN for the same queries), ``table_index``
+(build time and bytes per row of each index), ``table_mix_agreement`` (the
+mixed workload's answers, ours beside SQLite's).
 """
 from __future__ import annotations
 
@@ -347,6 +353,143 @@ def table_index(index, impl, seed):
         return {"build_s": peer.index_seconds[index], "bytes_per_row": (peer.nbytes(index) or float("nan")) / ROWS}
     info = {i.name: i for i in t.indexes}[index]
     return {"build_s": info.build_seconds, "bytes_per_row": info.nbytes / ROWS}
+
+
+PROBES = 1_000             # queries per timed call of table_probe
+
+
+@benchmark(params={"shape": ["ab_eq", "c_eq", "a_eq_b_between"], "impl": ["tradeoff", "sqlite"]},
+           compare="impl", inner_loops=PROBES, processes=3)
+def table_probe(shape, impl, seed):
+    """Queries of one shape whose values change every time (seeded; c from
+    present rows), on the table of ``table_query``: ``a = ? AND b = ?``, ``c =
+    ?`` and ``a = ? AND b BETWEEN ? AND ? + 99``. Ours as a list of predicate
+    tuples (planned once per shape, values bound per query), SQLite as
+    ``execute(sql, params).fetchall()`` (its statement cache)."""
+    t, peer = _table(seed)
+    rng = np.random.default_rng(seed + 3)
+    a, b = rng.integers(0, 1000, PROBES).tolist(), rng.integers(0, 900, PROBES).tolist()
+    c = t.column("c")[rng.integers(0, ROWS, PROBES)].tolist()
+    if shape == "ab_eq":
+        wheres = [[("a", "=", x), ("b", "=", y)] for x, y in zip(a, b)]
+        sql, params = "a = ? AND b = ?", list(zip(a, b))
+    elif shape == "c_eq":
+        wheres = [[("c", "=", z)] for z in c]
+        sql, params = "c = ?", [(z,) for z in c]
+    else:
+        wheres = [[("a", "=", x), ("b", "between", y, y + 99)] for x, y in zip(a, b)]
+        sql, params = "a = ? AND b BETWEEN ? AND ?", [(x, y, y + 99) for x, y in zip(a, b)]
+    if impl == "tradeoff":
+        query = t.query
+
+        def run():
+            for w in wheres:
+                query(w)
+        return run
+    text = f"SELECT rowid FROM {t.name} WHERE {sql}"
+    conn = peer.conn
+
+    def run():
+        ex = conn.execute
+        for p in params:
+            ex(text, p).fetchall()
+    return run
+
+
+MIX_BLOCKS = 100           # blocks of (insert, point query, range query, delete) per timed call
+
+
+@lru_cache(maxsize=1)
+def _mix_table(impl: str, seed: int):
+    """The table of ``_table`` (same data and indexes), private to the mixed
+    workload since it writes: ours, or SQLite's (loaded from ours)."""
+    from tradeoff.index import SQLitePeer, Table
+
+    rng = np.random.default_rng(seed)
+    t = Table({"a": rng.integers(0, 1000, ROWS), "b": rng.integers(0, 1000, ROWS),
+               "c": rng.integers(0, 2 ** 40, ROWS)})
+    t.create_index(("a", "b"), kind="btree", name="idx_ab")
+    t.create_index("c", kind="hash", name="idx_c")
+    return SQLitePeer(t) if impl == "sqlite" else t
+
+
+def _mix_ops(seed: int) -> list:
+    """Seeded blocks of four operations: insert a row (a, b random, c = 2**41 + j,
+    above every loaded c), look up a random (a, b), read a random a with b in a
+    random window of 100 values (about 100 rows), delete the row inserted by
+    ``c = 2**41 + j``. A call leaves the table with the rows it started with."""
+    rng = np.random.default_rng(seed + 11)
+    r = rng.integers(0, 1000, (MIX_BLOCKS, 6)).tolist()
+    return [((a, b, 2 ** 41 + j), (pa, pb), (ra, lo % 900, lo % 900 + 99), 2 ** 41 + j)
+            for j, (a, b, pa, pb, ra, lo) in enumerate(r)]
+
+
+@benchmark(params={"impl": ["tradeoff", "sqlite"]}, compare="impl", inner_loops=4 * MIX_BLOCKS, processes=3)
+def table_mix(impl, seed):
+    """A mixed read/write workload on the 1M-row table of ``table_query``: per
+    block, one insert, one point query ``a = ? AND b = ?``, one range query
+    ``a = ? AND b BETWEEN ? AND ?`` and one delete ``c = ?`` (hash index on c
+    here, an ordinary index in SQLite), timed per operation. Ours through the
+    public API (``insert`` of a row tuple, ``query`` and ``delete`` of a list of
+    predicate tuples); SQLite through ``execute`` with parameters (its statement
+    cache), one commit per call."""
+    target = _mix_table(impl, seed)
+    ops = _mix_ops(seed)
+    if impl == "tradeoff":
+        t = target
+
+        def run():
+            for row, (pa, pb), (ra, lo, hi), c in ops:
+                t.insert([row])
+                t.query([("a", "=", pa), ("b", "=", pb)])
+                t.query([("a", "=", ra), ("b", "between", lo, hi)])
+                t.delete([("c", "=", c)])
+        return run
+    conn = target.conn
+    name = target.table.name
+    ins = f"INSERT INTO {name} (a, b, c) VALUES (?, ?, ?)"
+    point = f"SELECT rowid FROM {name} WHERE a = ? AND b = ?"
+    window = f"SELECT rowid FROM {name} WHERE a = ? AND b BETWEEN ? AND ?"
+    dele = f"DELETE FROM {name} WHERE c = ?"
+
+    def run():
+        ex = conn.execute
+        for row, pq, rq, c in ops:
+            ex(ins, row)
+            ex(point, pq).fetchall()
+            ex(window, rq).fetchall()
+            ex(dele, (c,))
+        conn.commit()
+    return run
+
+
+@scenario(params={"impl": ["tradeoff", "sqlite"]}, compare="impl")
+def table_mix_agreement(impl, seed):
+    """The mixed workload's answers, checked: one pass of ``table_mix``'s
+    operations on a fresh copy, ours beside SQLite's, every query's rows and
+    every delete's count compared (``equal``), and the bytes per row of the
+    (a, b) index after it (ours: ``nbytes``; SQLite: its pages)."""
+    from tradeoff.index import SQLitePeer, Table
+
+    t, _ = _table(seed)
+    ours = Table({c: t.column(c) for c in t.columns})
+    ours.create_index(("a", "b"), name="idx_ab")
+    ours.create_index("c", kind="hash", name="idx_c")
+    peer = SQLitePeer(ours)
+    equal = True
+    t0 = time.perf_counter()
+    for row, (pa, pb), (ra, lo, hi), c in _mix_ops(seed):
+        equal &= ours.insert([row]).tolist() == peer.insert([row]).tolist()
+        for where in ([("a", "=", pa), ("b", "=", pb)], [("a", "=", ra), ("b", "between", lo, hi)]):
+            equal &= np.array_equal(ours.query(where), peer.query(where))
+        equal &= ours.delete([("c", "=", c)]) == peer.delete([("c", "=", c)]) == 1
+    seconds = time.perf_counter() - t0
+    if impl == "sqlite":
+        nbytes = peer.nbytes("idx_ab") or float("nan")
+    else:
+        nbytes = {i.name: i.nbytes for i in ours.indexes}["idx_ab"]
+    peer.close()
+    return {"equal": bool(equal), "bytes_per_row": nbytes / len(ours), "check_s": seconds}
 
 
 # ------------------------------------------------------------------ inverted index
