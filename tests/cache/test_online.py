@@ -120,3 +120,36 @@ def test_a_value_whose_del_writes_to_the_cache(policy):
     cache._check()
     cache.clear()
     cache._check()
+
+
+@pytest.mark.parametrize("policy", ONLINE)
+def test_a_long_churn_with_ghost_hits_keeps_the_twin_engines_resident_set(policy):
+    """Thousands of sets and gets over a key space 3x the cache, with a hot core so
+    that ghost-keeping policies (S3-FIFO, ARC, LIRS) revive their ghosts: after
+    every step the stored keys are exactly the resident set of a twin engine fed
+    the same requests through ``hit``/``insert``. The mapping reads its victims
+    back from the slots the engine recorded, and its hits go through ``touch``;
+    the twin uses neither, so a disagreement shows here."""
+    import random
+
+    from tradeoff.cache._replay import make_engine
+
+    maxsize = 40
+    cache, twin = PolicyCache(maxsize, policy), make_engine(policy, maxsize)
+    rng = random.Random(16)
+    for step in range(4000):
+        key = rng.randrange(30) if rng.random() < 0.5 else rng.randrange(3 * maxsize)
+        if rng.random() < 0.3:
+            hit = key in cache
+            assert cache.get(key) == (key if hit else None)
+            if hit:
+                assert twin._hit(hash(key))
+        else:
+            if key not in cache:
+                assert not twin._hit(hash(key))
+                twin._insert(hash(key))
+            else:
+                assert twin._hit(hash(key))
+            cache[key] = key
+        assert sorted(hash(k) for k in cache) == sorted(twin._resident()), f"step {step}"
+    cache._check()

@@ -202,6 +202,13 @@ cdef class ARCEngine(Engine):
             return True
         return False                # a ghost: a miss; insert() adapts p
 
+    cdef void touch(self, int64_t key, int32_t s) noexcept nogil:
+        if self.tag[s] == T2:
+            dl_move_before(&self.lists, self.head0 + T2, s)
+        elif self.tag[s] == T1:
+            self._unlink(s)
+            self._link(s, T2)
+
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
         cdef int64_t s
         cdef int L

@@ -13,6 +13,7 @@
 # lists. An entry's life:
 #
 #   s = eng_admit(e, key, size)   a new resident: slot, index entry, counted in
+#                                 (e.placed = s, as after eng_revive)
 #   eng_evict(e, s)               a resident evicted for good (recorded, counted
 #                                 out, out of the index, slot freed)
 #   eng_evict_to_ghost(e, s)      a resident evicted but remembered: recorded and
@@ -48,11 +49,14 @@ cdef class Engine:
     cdef int32_t nslots         # valid slots are 1..nslots
     cdef int32_t fresh          # lowest slot never handed out
     cdef int32_t free_head      # freed slots, chained through skey; 0 = none
-    # evicted keys, recorded only while ev_cap > 0 (the online mapping wrapper
-    # sets it to learn which key an insert pushed out)
-    cdef int64_t* ev_buf
+    # evicted keys and the slots they left, recorded only while ev_cap > 0 (the
+    # online mapping wrapper sets both buffers to learn which entries an insert
+    # pushed out, and frees their items from those slots without probing the index)
+    cdef int64_t* ev_buf        # the evicted keys
+    cdef int32_t* ev_slot       # the slot each held when evicted (ghost, freed or reused)
     cdef Py_ssize_t ev_n
     cdef Py_ssize_t ev_cap
+    cdef int32_t placed         # the slot eng_admit or eng_revive last made resident
     # the lookup a hit() made through eng_lookup, so that the insert() the driver
     # makes right after a miss gets it from eng_recall without probing again
     cdef int64_t memo_key
@@ -71,12 +75,18 @@ cdef class Engine:
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil
         # Admit key (not resident; 1 <= size <= capacity), first evicting until
         # used + size <= capacity; or reject it (admission policies). Each
-        # eviction of a resident object calls eng_evicted(self, key).
+        # eviction of a resident object calls eng_evicted(self, slot)
+        # (eng_evict and eng_evict_to_ghost do).
     cdef bint remove(self, int64_t key) noexcept nogil
         # Drop key if resident (TTL expiry, a delete); return whether it was.
         # History (ghost entries, frequency sketches) may keep it.
 
     # -- optional hooks
+    cdef void touch(self, int64_t key, int32_t s) noexcept nogil
+        # A hit on key, which the caller (the online mapping) has just found
+        # resident at slot s in the index: hit(key) without its lookup. The base
+        # calls hit(key); a policy whose hit is a lookup and then an update of
+        # slot s overrides it with the update alone.
     cdef int prepare(self, const int64_t[:] keys) except -1
         # Called once with the whole trace before the replay (Belady's future).
     cdef Py_ssize_t nbytes(self) noexcept
@@ -113,10 +123,14 @@ cdef inline void eng_slot_free(Engine e, int32_t s) noexcept nogil:
     e.free_head = s
 
 
-cdef inline void eng_evicted(Engine e, int64_t key) noexcept nogil:
-    """Record that key left the cache by eviction (for the mapping wrapper)."""
+cdef inline void eng_evicted(Engine e, int32_t s) noexcept nogil:
+    """Record that slot s's key left the cache by eviction (for the mapping
+    wrapper): the key and the slot, which the wrapper reads back after insert()
+    (the slot still holds its item there, whether the policy kept it as a ghost,
+    freed it, or gave it to the key just admitted)."""
     if e.ev_n < e.ev_cap:
-        e.ev_buf[e.ev_n] = key
+        e.ev_buf[e.ev_n] = e.skey[s]
+        e.ev_slot[e.ev_n] = s
         e.ev_n += 1
 
 
@@ -155,6 +169,7 @@ cdef inline int32_t eng_admit(Engine e, int64_t key, int64_t size) noexcept nogi
     i64t_put_at(&e.index, pos, key, s)
     e.used += size
     e.resident += 1
+    e.placed = s
     return s
 
 
@@ -179,7 +194,7 @@ cdef inline void eng_forget(Engine e, int32_t s) noexcept nogil:
 cdef inline void eng_evict_to_ghost(Engine e, int32_t s) noexcept nogil:
     """Resident s leaves the cache by eviction but stays known (a ghost): recorded,
     counted out; its slot, size and index entry stay."""
-    eng_evicted(e, e.skey[s])
+    eng_evicted(e, s)
     _eng_count_out(e, s)
 
 
@@ -188,6 +203,7 @@ cdef inline void eng_revive(Engine e, int32_t s) noexcept nogil:
     ssize[s], after the policy made room: counted in."""
     e.used += e.ssize[s]
     e.resident += 1
+    e.placed = s
     DEBUG_ASSERT(e.used <= e.capacity, "eng_revive: used <= capacity (room was made first)")
 
 

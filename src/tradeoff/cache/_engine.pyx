@@ -31,12 +31,14 @@ cdef class Engine:
         self.skey = NULL
         self.ssize = NULL
         self.ev_buf = NULL
+        self.ev_slot = NULL
 
     def __dealloc__(self):
         i64t_free(&self.index)
         PyMem_RawFree(self.skey)
         PyMem_RawFree(self.ssize)
         PyMem_RawFree(self.ev_buf)
+        PyMem_RawFree(self.ev_slot)
 
     cdef int _base_init(self, int64_t capacity, Py_ssize_t nslots, Py_ssize_t index_entries,
                         bint sized) except -1:
@@ -54,6 +56,7 @@ cdef class Engine:
         self.fresh = 1
         self.free_head = 0
         self.memo_valid = False
+        self.placed = 0
         mem_resize(<void**>&self.skey, (nslots + 1) * sizeof(int64_t))
         # zeroed: in the debug build a free slot's size is 0 (see eng_slot_new)
         mem_zeroed(<void**>&self.ssize, (nslots + 1) * sizeof(int64_t))
@@ -68,6 +71,9 @@ cdef class Engine:
 
     cdef bint remove(self, int64_t key) noexcept nogil:
         return False
+
+    cdef void touch(self, int64_t key, int32_t s) noexcept nogil:
+        self.hit(key)
 
     cdef int prepare(self, const int64_t[:] keys) except -1:
         return 0
@@ -97,6 +103,7 @@ cdef class Engine:
             return [key]
         if self.ev_buf == NULL:
             mem_resize(<void**>&self.ev_buf, 64 * sizeof(int64_t))
+            mem_resize(<void**>&self.ev_slot, 64 * sizeof(int32_t))
         self.ev_n = 0
         self.ev_cap = 64
         try:

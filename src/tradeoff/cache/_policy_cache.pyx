@@ -10,18 +10,20 @@ key at that slot; a slot the engine keeps as a ghost, or has freed, holds the
 ``_EMPTY`` marker. Two keys with equal hashes cannot both be resident: storing
 one evicts the other.
 
-Which objects an insert pushed out is read back from the engine after the call:
-a victim kept as a ghost is still in the index (its hash is in ``ev_buf``); a
-victim whose slot was freed is either the slot the new key was given or one of
-the freed slots on top of the engine's free list (the only free slots that still
-hold an object here). The count of objects to find is known from ``resident``.
+Which objects an insert pushed out is read back from the engine after the call,
+without probing its index: the engine records each victim's hash and the slot it
+held (``ev_buf``, ``ev_slot``), and that slot still holds the victim's item
+whether the engine kept it as a ghost, freed it or gave it to the new key, whose
+slot is ``placed``. The count of objects that left is checked against
+``resident``.
 """
 cimport cython
 from cpython.object cimport Py_EQ, PyObject_Hash, PyObject_RichCompareBool
 from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
 from cpython.mem cimport PyMem_RawFree
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
+from tradeoff._core.debug cimport DEBUG_ASSERT, DEBUG_CHECKS
 from tradeoff._core.mem cimport mem_resize
 from tradeoff._core.table cimport i64t_get
 from tradeoff.cache._engine cimport Engine
@@ -94,54 +96,23 @@ cdef inline Py_ssize_t _find(_PolicyCacheBase c, object key, int64_t h) except -
     return _find_slow(c, key, h)
 
 
-cdef Py_ssize_t _victims(Engine eng, PyObject** kv, Py_ssize_t s, int64_t h, const int64_t* gone,
-                        Py_ssize_t want, Py_ssize_t* out) noexcept:
-    """The slots of this mapping whose entries the insert of h just pushed out (at
-    most want, at most 8), into out; returns how many were found. s: the slot the
-    new key was given (-1: refused). Reads only the engine's state."""
-    cdef Py_ssize_t i, n = 0
-    cdef int64_t g, t
-    # victims kept as ghosts: still in the index under their hash
-    for i in range(eng.ev_n):
-        g = gone[i]
-        if g == h or n == want:
-            continue
-        t = i64t_get(&eng.index, g)
-        if t >= 0 and t != s and kv[2 * t] != <PyObject*>_EMPTY:
-            out[n] = t
-            n += 1
-    # a victim whose slot the new key was given
-    if n < want and s >= 0 and kv[2 * s] != <PyObject*>_EMPTY:
-        out[n] = s
-        n += 1
-    # victims whose slots were freed: on top of the engine's free list (no other
-    # free slot holds an entry)
-    t = eng.free_head
-    while n < want and t != 0:
-        if kv[2 * t] != <PyObject*>_EMPTY:
-            out[n] = t
-            n += 1
-        t = eng.skey[t]
-    return n
-
-
 cdef int _miss(_PolicyCacheBase c, object key) except -1:
     """Count a miss and raise KeyError (out of line: the hit path stays small)."""
     c.misses += 1
     raise KeyError(key)
 
 
-cdef int _store_new(_PolicyCacheBase c, object key, object value, int64_t h) except -1:
+cdef int _store_new(_PolicyCacheBase c, object key, object value, int64_t h, int64_t s) except -1:
     """Store key (hash h, not stored) as a missed request and an insert, after a
-    stored key of equal hash (if any) makes way. The keys and values that leave
-    are released last, when the engine and the store agree again (a __del__ may
-    use this cache)."""
+    stored key of equal hash (if any) makes way; s is the engine's index value for
+    h (-1: absent). The keys and values that leave are released last, when the
+    engine and the store agree again (a __del__ may use this cache)."""
     cdef Engine eng = c._engine
     cdef PyObject** kv = c._kv
     cdef PyObject* out[20]          # references taken out of the store, released last
-    cdef Py_ssize_t vs[8]
-    cdef Py_ssize_t i, n, nout = 0, left
-    cdef int64_t s = i64t_get(&eng.index, h)
+    cdef Py_ssize_t i, t, n = 0, nout = 0, left
+    cdef int64_t* saved_buf
+    cdef int32_t* saved_slot
     cdef bint admitted = True
     if s >= 0 and kv[2 * s] != <PyObject*>_EMPTY:
         # another key with the same hash makes way
@@ -151,26 +122,37 @@ cdef int _store_new(_PolicyCacheBase c, object key, object value, int64_t h) exc
     if eng.hit(h):
         _release(out, nout)
         raise AssertionError(f"the engine holds hash {h}, the mapping does not")
+    saved_buf = eng.ev_buf
+    saved_slot = eng.ev_slot
     eng.ev_buf = c._gone
+    eng.ev_slot = c._gone_slot
     eng.ev_n = 0
     eng.ev_cap = c._gone_cap
     eng.insert(h, 1)
     eng.ev_cap = 0
-    eng.ev_buf = NULL
-    s = i64t_get(&eng.index, h)
+    eng.ev_buf = saved_buf
+    eng.ev_slot = saved_slot
+    # the entries pushed out are at the slots the engine recorded: each still holds
+    # its item there, kept as a ghost, freed, or given to h itself (whose item is
+    # stored below, after theirs are taken out)
     for i in range(eng.ev_n):
         if c._gone[i] == h:
             admitted = False            # refused (admission policies)
+            continue
+        t = c._gone_slot[i]
+        if kv[2 * t] != <PyObject*>_EMPTY:
+            nout = _take_slot(kv, t, out, nout)
+            n += 1
+    c._len -= n
     left = c._len + admitted - eng.resident
-    if left > 0:
-        n = _victims(eng, kv, s if admitted else -1, h, c._gone, min(left, 8), vs)
-        if n != left:
-            _release(out, nout)
-            raise AssertionError(f"{left} entries left the engine, {n} found")
-        for i in range(n):
-            nout = _take_slot(kv, vs[i], out, nout)
-        c._len -= n
+    if left != 0:
+        _release(out, nout)
+        raise AssertionError(f"{n + left} entries left the engine, {n} found")
     if admitted:
+        s = eng.placed
+        if DEBUG_CHECKS:
+            DEBUG_ASSERT(s == i64t_get(&eng.index, h), "_store_new: placed is the new key's slot")
+            DEBUG_ASSERT(kv[2 * s] == <PyObject*>_EMPTY, "_store_new: the new key's slot is empty")
         Py_INCREF(key)
         Py_INCREF(value)
         kv[2 * s] = <PyObject*>key
@@ -213,14 +195,17 @@ cdef class _PolicyCacheBase:
     cdef readonly str policy
     cdef readonly dict params
     cdef int64_t* _gone             # keys (hashes) an insert pushed out
+    cdef int32_t* _gone_slot        # the engine slot each of them left
     cdef Py_ssize_t _gone_cap
 
     def __cinit__(self):
         self._gone = NULL
+        self._gone_slot = NULL
         self._kv = NULL
 
     def __dealloc__(self):
         PyMem_RawFree(self._gone)
+        PyMem_RawFree(self._gone_slot)
 
     def _setup(self, Engine engine not None, Py_ssize_t maxsize, str policy, dict params):
         if self._engine is not None:
@@ -228,6 +213,7 @@ cdef class _PolicyCacheBase:
         # unit sizes: an insert evicts at most one object (or refuses the new one)
         self._gone_cap = 8
         mem_resize(<void**>&self._gone, self._gone_cap * sizeof(int64_t))
+        mem_resize(<void**>&self._gone_slot, self._gone_cap * sizeof(int32_t))
         self._store = [_EMPTY] * (2 * (<Py_ssize_t>engine.nslots + 1))
         self._len = 0
         self.maxsize = maxsize
@@ -242,7 +228,7 @@ cdef class _PolicyCacheBase:
         if s < 0:
             _miss(self, key)
         self.hits += 1
-        self._engine.hit(h)
+        self._engine.touch(h, <int32_t>s)
         return <object>self._kv[2 * s + 1]
 
     def get(self, key, default=None):
@@ -253,7 +239,7 @@ cdef class _PolicyCacheBase:
             self.misses += 1
             return default
         self.hits += 1
-        self._engine.hit(h)
+        self._engine.touch(h, <int32_t>s)
         return <object>self._kv[2 * s + 1]
 
     def peek(self, key, default=_MISSING):
@@ -276,15 +262,18 @@ cdef class _PolicyCacheBase:
         if s >= 0 and kv[2 * s] != <PyObject*>_EMPTY:
             if kv[2 * s] != <PyObject*>key:
                 s = _find(self, key, h)     # == (its __eq__ may change the cache)
-            if s >= 0:
-                # an overwrite is a use
-                self._engine.hit(h)
-                old = kv[2 * s + 1]
-                Py_INCREF(value)
-                kv[2 * s + 1] = <PyObject*>value
-                Py_DECREF(<object>old)      # last: its __del__ may use the cache
-                return
-        _store_new(self, key, value, h)
+                if s < 0:
+                    # another key of equal hash, or none now: look again
+                    _store_new(self, key, value, h, i64t_get(&self._engine.index, h))
+                    return
+            # an overwrite is a use
+            self._engine.touch(h, <int32_t>s)
+            old = kv[2 * s + 1]
+            Py_INCREF(value)
+            kv[2 * s + 1] = <PyObject*>value
+            Py_DECREF(<object>old)      # last: its __del__ may use the cache
+            return
+        _store_new(self, key, value, h, s)
 
     def __delitem__(self, key):
         cdef int64_t h = PyObject_Hash(key)

@@ -177,6 +177,11 @@ cdef class S3FIFOEngine(Engine):
             self.meta[s] = b + 1
         return True
 
+    cdef void touch(self, int64_t key, int32_t s) noexcept nogil:
+        cdef uint8_t b = self.meta[s]
+        if (b & FREQ_MASK) != FREQ_MAX:
+            self.meta[s] = b + 1
+
     cdef void _ghost_drop(self, int32_t g) noexcept nogil:
         """Forget ghost slot g (its index entry too)."""
         dl_unlink(&self.q, g)

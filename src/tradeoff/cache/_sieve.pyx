@@ -194,6 +194,9 @@ cdef class SieveEngine(Engine):
         self.r.count[s] = 1
         return True
 
+    cdef void touch(self, int64_t key, int32_t s) noexcept nogil:
+        self.r.count[s] = 1
+
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
         ring_insert(self, &self.r, key, size, False)
 
@@ -285,6 +288,11 @@ cdef class ClockEngine(Engine):
         if c < self.cmax:
             self.r.count[s] = c + 1
         return True
+
+    cdef void touch(self, int64_t key, int32_t s) noexcept nogil:
+        cdef uint8_t c = self.r.count[s]
+        if c < self.cmax:
+            self.r.count[s] = c + 1
 
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
         ring_insert(self, &self.r, key, size, True)

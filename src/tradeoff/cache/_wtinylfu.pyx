@@ -366,6 +366,7 @@ cdef class WTinyLFUEngine(Engine):
         s = i64t_get(&self.index, key)
         if s < 0:
             return False
+        # the moves of _use, written out: the replay's hot path makes no call here
         if self.seg[s] == SEG_WINDOW:
             dl_unlink(&self.lists, <int32_t>s)
             dl_insert_before(&self.lists, self.s_win, <int32_t>s)
@@ -378,6 +379,25 @@ cdef class WTinyLFUEngine(Engine):
                 d = self.lists.links[self.s_prot].next
                 self._move(d, self.s_prob, SEG_PROBATION)
         return True
+
+    cdef void touch(self, int64_t key, int32_t s) noexcept nogil:
+        self._record(key)
+        self._use(s)
+
+    cdef inline void _use(self, int32_t s) noexcept nogil:
+        """A hit on resident slot s (its key already recorded): the LRU moves."""
+        cdef int32_t d
+        if self.seg[s] == SEG_WINDOW:
+            dl_unlink(&self.lists, <int32_t>s)
+            dl_insert_before(&self.lists, self.s_win, <int32_t>s)
+        elif self.seg[s] == SEG_PROTECTED:
+            dl_unlink(&self.lists, <int32_t>s)
+            dl_insert_before(&self.lists, self.s_prot, <int32_t>s)
+        else:
+            self._move(<int32_t>s, self.s_prot, SEG_PROTECTED)
+            while self.prot_used > self.prot_max:
+                d = self.lists.links[self.s_prot].next
+                self._move(d, self.s_prob, SEG_PROBATION)
 
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
         cdef int32_t s, cand = 0, victim, nxt
