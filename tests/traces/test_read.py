@@ -103,6 +103,12 @@ def _sample_file(tmp_path, fmt, kind):
     if fmt == "binary":
         path = put(tmp_path / f"t.bin{sfx}", keys.astype(">i8").tobytes(), kind)
         return path, {"dtype": ">i8"}, keys, None, None
+    if fmt == "wikimedia":
+        sizes = np.arange(500, 500 + len(keys))
+        times = np.arange(len(keys)) * 3
+        text = "".join(f"{t}\t{k}\tjpeg\t{s}\t0.01\n" for t, k, s in zip(times, keys, sizes))
+        path = put(tmp_path / f"t.tsv{sfx}", text.encode(), kind)
+        return path, {}, keys, sizes, times
     path = put(tmp_path / f"t.npy{sfx}", npy_bytes(keys, tmp_path), kind)
     return path, {}, keys, None, None
 
@@ -111,7 +117,7 @@ def _sample_file(tmp_path, fmt, kind):
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_every_format_and_compression(tmp_path, fmt, kind):
     path, opts, keys, sizes, times = _sample_file(tmp_path, fmt, kind)
-    for format_arg in ([fmt, None] if fmt != "binary" else [fmt]):
+    for format_arg in ([fmt, None] if fmt not in ("binary", "wikimedia") else [fmt]):
         trace = read(path, format=format_arg, **opts)
         assert isinstance(trace, Trace)
         assert trace.format == fmt and trace.path == path and len(trace) == len(keys)

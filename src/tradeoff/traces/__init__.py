@@ -9,7 +9,8 @@ magic bytes. The formats (:data:`FORMATS`):
 * ``csv``: delimited columns (key, time, size), header detected;
 * ``text``: one key per line (the LIRS and ARC trace sets);
 * ``binary``: raw fixed-width keys of a given ``dtype``;
-* ``npy``: a 1-D integer NumPy array (memory-mapped).
+* ``npy``: a 1-D integer NumPy array (memory-mapped);
+* ``wikimedia``: Wikimedia's 2019 CDN request trace (tab-separated; never guessed).
 
 String keys become int64 through :func:`stable_hash` (FNV-1a 64 then the
 splitmix64 finalizer), the same value on every machine and Python version.

@@ -32,6 +32,7 @@ FORMATS = MappingProxyType(
         "text": (),
         "binary": ("dtype",),
         "npy": (),
+        "wikimedia": (),
     }
 )
 _ALIASES = {"oraclegeneral": "oracle"}
@@ -505,11 +506,15 @@ def read_wikimedia(path) -> Trace:
     or not, detected as :func:`read` does): times from ``relative_unix`` (seconds
     since the release's start), keys from ``hashed_path_query`` (a salted hash of
     the request's path and query), sizes from ``response_size`` (bytes). A header
-    row, when present, is detected and skipped. Not one of :data:`FORMATS` (never
-    guessed: its files are ``.tsv``, which :func:`read` takes as plain CSV);
-    problems raise :class:`TraceError` as :func:`read` does.
+    row, when present, is detected and skipped. The same as
+    ``read(path, format="wikimedia")``; never guessed (its files are ``.tsv``,
+    which :func:`read` takes as plain CSV). Problems raise :class:`TraceError` as
+    :func:`read` does.
     """
-    src = Source(path)
+    return _read_wikimedia(Source(path))
+
+
+def _read_wikimedia(src: Source) -> Trace:
     head = src.head(_HEAD_BYTES).decode("utf-8", "surrogateescape")
     first = next((line for line in head.splitlines() if line.strip()), "")
     fields = first.split("\t")
@@ -532,6 +537,7 @@ _READERS = {
     "text": _read_text,
     "binary": _read_binary,
     "npy": _read_npy,
+    "wikimedia": _read_wikimedia,
 }
 
 
@@ -567,6 +573,9 @@ def read(path, format: str | None = None, **options) -> Trace:
     ``"npy"``
         a NumPy ``.npy`` file holding a 1-D integer array (memory-mapped when
         uncompressed). Guessed for ``.npy`` names and the ``\\x93NUMPY`` magic.
+    ``"wikimedia"``
+        Wikimedia's CDN request trace (tab-separated :data:`WIKIMEDIA_COLUMNS`;
+        see :func:`read_wikimedia`). Never guessed. No options.
 
     Keys: integer keys are used as they are (text: when every key of the file
     is an integer, decimal, values up to ``2**64-1`` taken modulo ``2**64``;
