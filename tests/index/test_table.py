@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 import tradeoff.index.table as table_mod
+
+TABLE_NODE_SIZE = table_mod._NODE_SIZE       # before the fixture below shrinks it
 from table_models import TableModel, expected_plan, numpy_filter, python_filter
 from tradeoff.index.table import QueryError, SQLitePeer, Table, parse_where
 
@@ -502,6 +504,15 @@ class WriteMachine(RuleBasedStateMachine):
         assert n == self.model.update(where, values)
         assert self.peer.update(where, values) == n
 
+    @rule()
+    def compact(self):
+        old = self.t.compact()
+        assert old.dtype == np.int64 and old.tolist() == sorted(self.model.rows)
+        self.model.rows = {i: self.model.rows[o] for i, o in enumerate(old.tolist())}
+        self.model.next_id = len(old)
+        self.peer.close()
+        self.peer = SQLitePeer(self.t)          # SQLite's rowids numbered as ours are now
+
     @rule(where=WHERE)
     def query(self, where):
         want = self.model.query(where)
@@ -725,3 +736,46 @@ def test_templates_bind_values_exactly():
         with pytest.raises(QueryError):
             t.query(bad)
     t._check()
+
+
+def test_compact_reclaims_deleted_rows_and_sparse_index_nodes(monkeypatch):
+    monkeypatch.setattr(table_mod, "_NODE_SIZE", TABLE_NODE_SIZE)   # the real nodes
+    rng = np.random.default_rng(11)
+    n = 200_000
+    t = Table({"a": rng.integers(0, 1000, n), "b": rng.integers(0, 1000, n), "c": rng.random(n)})
+    t.create_index(("a", "b"))
+    t.create_index("c", kind="hash")
+    full = {ix.name: ix.nbytes for ix in t.indexes}
+    assert t.delete("c < 0.75") > 0               # rows spread over every leaf of idx_ab
+    kept = t.query("a = 7 AND b < 500")
+    values = {c: t.column(c)[kept].tolist() for c in t.columns}
+    sparse = {ix.name: ix.nbytes for ix in t.indexes}
+    old = t.compact()
+    t._check()
+    assert t.nrows == len(t) == len(old) and t.alive.all()
+    assert len(t.column("a")) == len(old)
+    after = {ix.name: ix.nbytes for ix in t.indexes}
+    # a quarter of the rows are left: the B-tree, which deletes left as large as it
+    # was, and the hash index both shrink to about a quarter of the full size
+    assert sparse["idx_ab"] > 0.9 * full["idx_ab"]
+    assert after["idx_ab"] < 0.35 * full["idx_ab"] and after["idx_c"] < 0.5 * full["idx_c"]
+    # the same rows answer, under their new ids
+    new = t.query("a = 7 AND b < 500")
+    assert old[new].tolist() == kept.tolist()
+    assert {c: t.column(c)[new].tolist() for c in t.columns} == values
+    assert t.explain("a = 7").index == "idx_ab"
+    # writes go on from the new numbering
+    assert t.insert([(7, 1, 0.5)]).tolist() == [len(old)]
+    t._check()
+
+
+def test_compact_of_a_table_without_deletes_changes_nothing():
+    t = Table({"a": np.arange(5)})
+    t.create_index("a")
+    before = t.column("a")
+    assert t.compact().tolist() == [0, 1, 2, 3, 4]
+    assert t.column("a") is before and t.nrows == 5
+    t.delete(None)
+    assert t.compact().tolist() == [] and len(t) == 0 and t.nrows == 0
+    t._check()
+    assert t.insert([(3,)]).tolist() == [0] and t.query("a = 3").tolist() == [0]

@@ -957,7 +957,8 @@ class Table:
     (ids ever given), while ``len(t)`` counts the live rows. ``column(name)``
     is a read-only view of the values by row id, dead rows included, as they
     are when it is called (take it again after a write); ``alive`` tells which
-    rows are live.
+    rows are live. ``compact()`` reclaims the deleted rows, as SQLite's
+    ``VACUUM`` does, and numbers the live rows again from 0.
 
     Writes check everything first (columns, types, ranges, the where clause)
     and change nothing on an error (ValueError, or its subclass QueryError for
@@ -1461,6 +1462,43 @@ class Table:
             self._alive_buf[rows] = False
             self._ndead += len(rows)
         return len(rows)
+
+    def compact(self):
+        """Reclaim the deleted rows, as SQLite's ``VACUUM`` does: the live rows are
+        copied into new column buffers of just their size and numbered 0, 1, ...
+        in their old order, and every index is built again from them, bottom-up
+        (full B-tree leaves, as ``create_index`` builds them; a tree that many
+        deletes have left sparse is packed again). Returns the old ids of the
+        rows kept: the row that had id ``old[i]`` has id ``i`` afterwards.
+
+        Row ids change, so it is never done behind the caller's back: call it
+        when ``len(t)`` has fallen well below ``t.nrows``. O(n log n) for the
+        sorts of the B-tree indexes; needs the memory of the new copy while it
+        runs, and on an error the table is left as it was.
+
+        >>> import numpy as np
+        >>> t = Table({"a": np.arange(6)})
+        >>> _ = t.create_index("a")
+        >>> t.delete("a < 4"), t.nrows, len(t)
+        (4, 6, 2)
+        >>> t.compact().tolist(), t.nrows, t.query("a >= 5").tolist()
+        ([4, 5], 2, [1])
+        """
+        live = self._live_rows()
+        if self._ndead == 0 and len(self._alive_buf) == self.nrows:
+            return live
+        fresh = Table({c: self._cols[c][live] for c in self._bufs}, name=self.name)
+        for ix in self._indexes.values():
+            fresh.create_index(ix.columns, kind=ix.kind, name=ix.name)
+        # nothing above changed self; from here on only assignments
+        self._bufs, self._alive_buf = fresh._bufs, fresh._alive_buf
+        self.nrows, self._ndead = fresh.nrows, 0
+        self._indexes = fresh._indexes
+        self._views()
+        self._queries.clear()
+        self._shapes.clear()
+        self._gen += 1
+        return live
 
     def update(self, where, values):
         """Set the columns of ``values`` (a dict of column -> value) on the live
