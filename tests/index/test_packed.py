@@ -6,14 +6,18 @@ order-preserving packing of int64 and float64 values into uint64 words.
   order of packed rows equals Python's tuple order;
 - a state machine that inserts, deletes, rebuilds and scans with random prefix
   bounds, with tiny nodes (so that splits and node removals happen), comparing
-  with the model and calling ``_check()`` after every step;
+  with the model and calling ``_check()`` after every step (with every
+  non-root node at least half full while the tree was grown by inserts and
+  deletes only: deletes borrow from or merge with a sibling);
+- deletes of most keys shrink a tree to the nodes, bytes and height of one
+  holding what is left;
 - bad input: wrong widths, unsorted keys.
 """
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from tradeoff.index._packed import (KeyRanges, PackedBTree, encode_float64, encode_int64,
                                     word_of_float, word_of_int)
@@ -85,6 +89,13 @@ class PackedMachine(RuleBasedStateMachine):
         self.node_size = 3
         self.t = PackedBTree(self.width, node_size=self.node_size)
         self.model = set()
+        self.grown = True                 # by inserts and deletes from empty: half full
+
+    @initialize(node_size=st.integers(3, 6))
+    def start(self, node_size):
+        # node_size >= 4 makes half >= 2: a node short of half is not yet empty
+        self.node_size = node_size
+        self.t = PackedBTree(self.width, node_size=node_size)
 
     @rule(key=st.tuples(WORD, WORD, st.integers(0, 30)))
     def insert(self, key):
@@ -120,6 +131,7 @@ class PackedMachine(RuleBasedStateMachine):
     def rebuild(self, node_size, fill):
         keys = np.array(sorted(self.model), dtype=np.uint64).reshape(-1, 3)
         self.t = PackedBTree.from_sorted(keys, node_size=node_size, fill=fill)
+        self.grown = False                # the last leaf (or all, fill < 1/2) may be short
 
     @rule(bounds=st.lists(st.tuples(st.lists(WORD, max_size=3), st.booleans(), st.lists(WORD, max_size=3),
                                     st.booleans()), max_size=6))
@@ -130,7 +142,7 @@ class PackedMachine(RuleBasedStateMachine):
 
     @invariant()
     def consistent(self):
-        self.t._check()
+        self.t._check(min_fill=self.grown)
         assert len(self.t) == len(self.model)
         assert [tuple(k) for k in self.t.keys_array().tolist()] == sorted(self.model)
 
@@ -163,6 +175,45 @@ def test_deletes_free_nodes_down_to_an_empty_tree():
     t._check()
     assert len(t) == 0 and t.height == 1 and t.nbytes == one_leaf
     assert t.scan(KeyRanges([((), True, (), True)], 2)).tolist() == []
+
+
+def test_deletes_merge_nodes_and_shrink_the_tree():
+    rng = np.random.default_rng(5)
+    n = 20_000
+    ks = rng.permutation(n)
+    t = PackedBTree(2, node_size=8)
+    assert t.insert_many(np.stack([ks, ks], axis=1).astype(np.uint64)) == n
+    t._check(min_fill=True)
+    full_bytes, full_height = t.nbytes, t.height
+    gone = rng.permutation(n)[: n - n // 50]          # 98% of the keys, at random
+    for i, k in enumerate(gone.tolist()):
+        assert t.delete((k, k))
+        if i % 2_000 == 0:
+            t._check(min_fill=True)
+    t._check(min_fill=True)
+    left = np.sort(np.setdiff1d(np.arange(n), gone))
+    assert t.keys_array()[:, 0].tolist() == left.tolist()
+    # what is left takes at most what a tree grown to its size by inserts takes
+    # (leaves at least half full), far below the full tree; the height drops too
+    grown = PackedBTree(2, node_size=8)
+    grown.insert_many(np.stack([left, left], axis=1).astype(np.uint64))
+    assert t.nbytes <= 1.3 * grown.nbytes and t.nbytes < 0.05 * full_bytes
+    assert t.height < full_height and t.height <= grown.height + 1
+    assert t.scan(KeyRanges([((int(left[3]),), True, (int(left[5]),), True)], 2)).tolist() == left[3:6].tolist()
+
+
+def test_min_fill_check_catches_a_short_leaf():
+    # from_sorted leaves its last leaf short: the strict check must say so
+    keys = np.stack([np.arange(130), np.arange(130)], axis=1).astype(np.uint64)
+    t = PackedBTree.from_sorted(keys, node_size=128)
+    t._check()
+    with pytest.raises(AssertionError, match="a leaf below half: 2 of 128"):
+        t._check(min_fill=True)
+    # a delete from the short leaf makes it borrow from its left sibling up to half
+    assert t.delete((129, 129))
+    t._check(min_fill=True)
+    assert t.height == 2 and len(t) == 129
+    assert t.keys_array()[:, 0].tolist() == list(range(129))
 
 
 def test_bad_input():

@@ -6,7 +6,8 @@
 # unique. Separator i of an internal node bounds its children: every key under
 # kids[i] is < separator i <= every key under kids[i + 1]. Every non-root node is
 # non-empty (a leaf holds >= 1 key, an internal node >= 1 child); an internal
-# root has >= 2 children. Deletes free empty nodes but never merge (see the .pyx).
+# root has >= 2 children. Deletes borrow from or merge with a sibling a node left
+# below half (node_size // 2), so trees grown by inserts and deletes stay half full (see the .pyx).
 from libc.stdint cimport uint64_t, int32_t
 
 

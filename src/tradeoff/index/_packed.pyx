@@ -18,12 +18,19 @@ Layout and rules. Every key under child i of an internal node is below
 separator i, which is <= every key under child i + 1. An insert into a full
 leaf splits it in two halves and posts the right half's first key to the
 parent, which may split in turn; the root splits into a new root. A delete
-removes the key from its leaf; a leaf left empty is freed and unlinked, and
-its parent drops it (and a separator), which frees a parent left without
-children in turn; a root left with one child is replaced by it. Deletes do not
-borrow or merge (as PostgreSQL's nbtree, which only reclaims empty pages): a
-tree that loses most of its keys at random keeps sparse leaves until it is
-rebuilt. ``from_sorted`` fills every leaf but the last completely (``fill=1``).
+removes the key from its leaf, then rebalances as the textbook B+tree delete
+(Comer 1979, "The Ubiquitous B-Tree", section 3; Cormen et al., "Introduction
+to Algorithms", 18.3, adapted to keys in leaves): a non-root node left below
+half (``node_size // 2`` keys in a leaf, as many separators in an internal
+node) borrows entries from its left sibling (the right one for a first
+child) through their separator while that sibling has more than half; else the
+two merge into the left one (the right one is freed and, for leaves, unlinked
+from the chain) and the parent loses a separator, which may leave the parent
+below half in turn; a root left with one child is replaced by it. So a tree
+that loses most of its keys shrinks in nodes, bytes and height as it would
+have had it been grown to that size. Merges never allocate: delete cannot fail.
+``from_sorted`` fills every leaf but the last completely (``fill=1``), and
+gives every internal node at least 3 children below the root.
 
 Searches. A scan takes prefixes as bounds (``KeyRanges``): the lower bound is
 the first key whose first m words are >= (or >) a prefix, found by one
@@ -431,7 +438,7 @@ cdef class PackedBTree:
     cdef int _bulk(self, const uint64_t* src, Py_ssize_t n, double fill) except -1:
         cdef int w = self.width, cap = self.cap
         cdef int per = max(1, min(cap, <int>(cap * fill + 0.5)))
-        cdef int fan = max(2, min(cap + 1, <int>((cap + 1) * fill + 0.5)))
+        cdef int fan = max(3, min(cap + 1, <int>((cap + 1) * fill + 0.5)))
         cdef Py_ssize_t count = (n + per - 1) // per, i, j, c, base, extra, parents, k
         cdef Py_ssize_t made = 0
         cdef PNode** level = NULL
@@ -696,10 +703,13 @@ cdef class PackedBTree:
     cdef int _delete(self, const uint64_t* key) noexcept:
         cdef PNode* path[PMAX_DEPTH]
         cdef int pidx[PMAX_DEPTH]
-        cdef int w = self.width
-        cdef int d = 0, i, j
+        cdef int w = self.width, half = self.cap // 2
+        cdef int d = 0, i, j, s
         cdef PNode* x = self.root
         cdef PNode* p
+        cdef PNode* L
+        cdef PNode* R
+        cdef size_t kb = w * sizeof(uint64_t)
         while not x.leaf:
             i = _search(x.keys, x.n, w, key, w, True)
             path[d] = x
@@ -710,38 +720,80 @@ cdef class PackedBTree:
         if i == x.n or _cmp(x.keys + <Py_ssize_t>i * w, key, w) != 0:
             return 0
         memmove(x.keys + <Py_ssize_t>i * w, x.keys + <Py_ssize_t>(i + 1) * w,
-                <size_t>(x.n - i - 1) * w * sizeof(uint64_t))
+                <size_t>(x.n - i - 1) * kb)
         x.n -= 1
         self.nkeys -= 1
-        if x.n > 0 or x == self.root:
-            return 1
-        # an empty leaf leaves the chain, then its parent (which may empty in turn)
-        if x.prev != NULL:
-            x.prev.next = x.next
-        else:
-            self.first = x.next
-        if x.next != NULL:
-            x.next.prev = x.prev
-        else:
-            self.last = x.prev
-        self._free(x)
+        # rebalance up the path: a non-root node below half (cap // 2 keys in a
+        # leaf, cap // 2 separators in an internal node) borrows entries one by
+        # one from its left sibling (its right one for a first child) while that
+        # one has more than half, else the two merge and the parent loses a separator
         d -= 1
-        while True:
+        while d >= 0 and x.n < half:
             p = path[d]
             j = pidx[d]
-            if p.n == 0:                     # its only child is gone (never the root: see below)
-                self._free(p)
-                d -= 1
-                continue
-            if j > 0:                        # drop separator j - 1 (or 0 for the first child)
-                i = j - 1
+            if p.n == 0:                     # one child only: nothing to balance with
+                break
+            if j > 0:
+                L = p.kids[j - 1]
+                R = x
+                s = j - 1
             else:
-                i = 0
-            memmove(p.keys + <Py_ssize_t>i * w, p.keys + <Py_ssize_t>(i + 1) * w,
-                    <size_t>(p.n - i - 1) * w * sizeof(uint64_t))
-            memmove(&p.kids[j], &p.kids[j + 1], <size_t>(p.n - j) * sizeof(PNode*))
+                L = x
+                R = p.kids[1]
+                s = 0
+            if (L if j > 0 else R).n > half:     # borrow one entry through separator s
+                if x.leaf:
+                    if j > 0:                # L's last key becomes R's first
+                        memmove(R.keys + w, R.keys, <size_t>R.n * kb)
+                        memcpy(R.keys, L.keys + <Py_ssize_t>(L.n - 1) * w, kb)
+                    else:                    # R's first key becomes L's last
+                        memcpy(L.keys + <Py_ssize_t>L.n * w, R.keys, kb)
+                        memmove(R.keys, R.keys + w, <size_t>(R.n - 1) * kb)
+                    if j > 0:
+                        L.n -= 1
+                        R.n += 1
+                    else:
+                        L.n += 1
+                        R.n -= 1
+                    memcpy(p.keys + <Py_ssize_t>s * w, R.keys, kb)
+                elif j > 0:                  # rotate right: separator down into R, L's last up
+                    memmove(R.keys + w, R.keys, <size_t>R.n * kb)
+                    memmove(&R.kids[1], &R.kids[0], <size_t>(R.n + 1) * sizeof(PNode*))
+                    memcpy(R.keys, p.keys + <Py_ssize_t>s * w, kb)
+                    R.kids[0] = L.kids[L.n]
+                    memcpy(p.keys + <Py_ssize_t>s * w, L.keys + <Py_ssize_t>(L.n - 1) * w, kb)
+                    L.n -= 1
+                    R.n += 1
+                else:                        # rotate left: separator down into L, R's first up
+                    memcpy(L.keys + <Py_ssize_t>L.n * w, p.keys + <Py_ssize_t>s * w, kb)
+                    L.kids[L.n + 1] = R.kids[0]
+                    memcpy(p.keys + <Py_ssize_t>s * w, R.keys, kb)
+                    memmove(R.keys, R.keys + w, <size_t>(R.n - 1) * kb)
+                    memmove(&R.kids[0], &R.kids[1], <size_t>R.n * sizeof(PNode*))
+                    L.n += 1
+                    R.n -= 1
+                continue                     # again while x is short (from_sorted's last leaf)
+            # merge R into L (fits: at most half - 1 + half (+ 1 separator) <= cap)
+            if x.leaf:
+                memcpy(L.keys + <Py_ssize_t>L.n * w, R.keys, <size_t>R.n * kb)
+                L.n += R.n
+                L.next = R.next
+                if R.next != NULL:
+                    R.next.prev = L
+                else:
+                    self.last = L
+            else:
+                memcpy(L.keys + <Py_ssize_t>L.n * w, p.keys + <Py_ssize_t>s * w, kb)
+                memcpy(L.keys + <Py_ssize_t>(L.n + 1) * w, R.keys, <size_t>R.n * kb)
+                memcpy(&L.kids[L.n + 1], R.kids, <size_t>(R.n + 1) * sizeof(PNode*))
+                L.n += R.n + 1
+            self._free(R)
+            memmove(p.keys + <Py_ssize_t>s * w, p.keys + <Py_ssize_t>(s + 1) * w,
+                    <size_t>(p.n - s - 1) * kb)
+            memmove(&p.kids[s + 1], &p.kids[s + 2], <size_t>(p.n - s - 1) * sizeof(PNode*))
             p.n -= 1
-            break
+            x = p
+            d -= 1
         # an internal root keeps two or more children
         while not self.root.leaf and self.root.n == 0:
             p = self.root
@@ -823,11 +875,15 @@ cdef class PackedBTree:
     def __repr__(self):
         return f"PackedBTree(width={self.width}, keys={self.nkeys}, node_size={self.cap}, height={self.depth_})"
 
-    def _check(self):
+    def _check(self, bint min_fill=False):
         """Assert the invariants: keys strictly ascending within and across nodes,
         separators bound their children, every leaf at the same depth, non-root
         nodes non-empty, an internal root with >= 2 children, the leaf chain in
-        order both ways, the counts of keys, nodes and bytes."""
+        order both ways, the counts of keys, nodes and bytes. With ``min_fill``,
+        also every non-root node at least half full (``node_size // 2`` keys in a
+        leaf, as many separators in an internal node): true of a tree grown by
+        inserts and deletes from empty (``from_sorted`` may leave its last leaf
+        short)."""
         cdef int w = self.width
         leaves = []
         stats = {"nodes": 0, "bytes": 0, "keys": 0}
@@ -850,11 +906,16 @@ cdef class PackedBTree:
             if x.leaf:
                 assert depth == self.depth_, f"a leaf at depth {depth} of {self.depth_}"
                 assert x.n >= 1 or is_root, "an empty non-root leaf"
+                assert not min_fill or is_root or x.n >= self.cap // 2, \
+                    f"a leaf below half: {x.n} of {self.cap}"
                 stats["keys"] += x.n
                 leaves.append(addr)
                 return
             assert depth < self.depth_, "an internal node at the leaf level"
             assert x.n >= 1 or not is_root, "an internal root with one child"
+            assert x.n >= 1 or is_root, "a non-root internal node with one child"
+            assert not min_fill or is_root or x.n >= self.cap // 2, \
+                f"an internal node below half: {x.n} of {self.cap}"
             bounds = [lo] + ks + [hi]
             for j in range(x.n + 1):
                 walk(<size_t>x.kids[j], bounds[j], bounds[j + 1], depth + 1)

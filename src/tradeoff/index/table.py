@@ -1467,9 +1467,10 @@ class Table:
         """Reclaim the deleted rows, as SQLite's ``VACUUM`` does: the live rows are
         copied into new column buffers of just their size and numbered 0, 1, ...
         in their old order, and every index is built again from them, bottom-up
-        (full B-tree leaves, as ``create_index`` builds them; a tree that many
-        deletes have left sparse is packed again). Returns the old ids of the
-        rows kept: the row that had id ``old[i]`` has id ``i`` afterwards.
+        (full B-tree leaves, as ``create_index`` builds them; a tree whose nodes
+        deletes have left between half and fully used is packed full again).
+        Returns the old ids of the rows kept: the row that had id ``old[i]`` has
+        id ``i`` afterwards.
 
         Row ids change, so it is never done behind the caller's back: call it
         when ``len(t)`` has fallen well below ``t.nrows``. O(n log n) for the
