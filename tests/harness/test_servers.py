@@ -247,9 +247,14 @@ def run_child():
 
 def test_ctrl_c_in_a_with_block_stops_the_server(redis_bin):
     child, pid, folder = run_child()
-    assert alive(pid)
-    child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=30)
+    try:
+        assert alive(pid)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:        # the test failed: the server goes with its parent
+            child.kill()
+            child.communicate(timeout=30)
     assert child.returncode != 0 and "KeyboardInterrupt" in err
     assert not alive(pid)
     assert not folder.exists()

@@ -108,13 +108,18 @@ def test_an_interrupted_redis_run_stops_the_server_and_writes_nothing(tmp_path, 
     p = subprocess.Popen([sys.executable, "-m", "tradeoff", "simulate", "delivery", "--broker", "redis",
                           "--messages", "1e6", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          env=env)
-    deadline = time.monotonic() + 30
-    while not glob.glob(str(tmp_path / "tradeoff-redis-*" / "redis.sock")) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert glob.glob(str(tmp_path / "tradeoff-redis-*")), "the server did not start"
-    time.sleep(0.5)
-    p.send_signal(getattr(signal, sig))
-    _, err = p.communicate(timeout=30)
+    try:
+        deadline = time.monotonic() + 30
+        while not glob.glob(str(tmp_path / "tradeoff-redis-*" / "redis.sock")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert glob.glob(str(tmp_path / "tradeoff-redis-*")), "the server did not start"
+        time.sleep(0.5)
+        p.send_signal(getattr(signal, sig))
+        _, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:            # the test failed: stop the run and its server anyway
+            p.terminate()
+            p.communicate(timeout=30)
     assert p.returncode == status, err.decode()
     assert not glob.glob(str(tmp_path / "tradeoff-redis-*"))        # stopped, folder removed
     assert not out.exists()
