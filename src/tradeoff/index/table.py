@@ -399,6 +399,24 @@ class _Cons:
         self.empty = False
         self.preds = []
 
+    def add(self, op, args):
+        """Narrow by one predicate, its operator and arguments as a Pred holds them."""
+        if op == "=":
+            self.add_eq(args)
+        elif op == "in":
+            self.add_eq(args[0])
+        elif op == "<":
+            self.add_upper(args[0], False)
+        elif op == "<=":
+            self.add_upper(args[0], True)
+        elif op == ">":
+            self.add_lower(args[0], False)
+        elif op == ">=":
+            self.add_lower(args[0], True)
+        else:                                   # between
+            self.add_lower(args[0], True)
+            self.add_upper(args[1], True)
+
     def add_eq(self, values):
         vals = {_eq_value(self.kind, v) for v in values} - {_NOMATCH}
         self.eq = vals if self.eq is None else self.eq & vals
@@ -865,19 +883,7 @@ def _pred_cons(kind, op, args):
         if (tv is not int and tv is not float) or v != v:
             return None
     c = _Cons(kind)
-    if op == "=":
-        c.add_eq(args)
-    elif op == "<":
-        c.add_upper(args[0], False)
-    elif op == "<=":
-        c.add_upper(args[0], True)
-    elif op == ">":
-        c.add_lower(args[0], False)
-    elif op == ">=":
-        c.add_lower(args[0], True)
-    else:
-        c.add_lower(args[0], True)
-        c.add_upper(args[1], True)
+    c.add(op, args)
     c.finish()
     return c
 
@@ -1153,22 +1159,7 @@ class Table:
             if c is None:
                 c = cons[p.column] = _Cons(self._kinds[p.column])
             c.preds.append(p)
-            op, a = p.op, p.args
-            if op == "=":
-                c.add_eq(a)
-            elif op == "in":
-                c.add_eq(a[0])
-            elif op == "<":
-                c.add_upper(a[0], False)
-            elif op == "<=":
-                c.add_upper(a[0], True)
-            elif op == ">":
-                c.add_lower(a[0], False)
-            elif op == ">=":
-                c.add_lower(a[0], True)
-            else:
-                c.add_lower(a[0], True)
-                c.add_upper(a[1], True)
+            c.add(p.op, p.args)
         for c in cons.values():
             c.finish()
         return cons
