@@ -746,13 +746,11 @@ cdef class PackedBTree:
                     if j > 0:                # L's last key becomes R's first
                         memmove(R.keys + w, R.keys, <size_t>R.n * kb)
                         memcpy(R.keys, L.keys + <Py_ssize_t>(L.n - 1) * w, kb)
+                        L.n -= 1
+                        R.n += 1
                     else:                    # R's first key becomes L's last
                         memcpy(L.keys + <Py_ssize_t>L.n * w, R.keys, kb)
                         memmove(R.keys, R.keys + w, <size_t>(R.n - 1) * kb)
-                    if j > 0:
-                        L.n -= 1
-                        R.n += 1
-                    else:
                         L.n += 1
                         R.n -= 1
                     memcpy(p.keys + <Py_ssize_t>s * w, R.keys, kb)
