@@ -60,7 +60,8 @@ SAME_SPACE_DIRECTIVES = ["max-age=0", "max-age=10", "max-age=100", 's-maxage=50'
 def same_space(draw):
     """Headers where no documented difference applies: Date always present (hishel's
     age is Date-based), no Age, valid directives without duplicates, Last-Modified only
-    beside an explicit lifetime, request Cache-Control no-cache or nothing."""
+    beside a lifetime that applies to the cache (s-maxage: shared ones only), request
+    Cache-Control no-cache or nothing."""
     cc = draw(st.lists(st.sampled_from(SAME_SPACE_DIRECTIVES), unique_by=lambda d: d.split("=")[0],
                        max_size=4))
     resp = {"Date": imf(DATE0)}
@@ -69,7 +70,10 @@ def same_space(draw):
     exp = draw(st.sampled_from([None, None, 40, -40, "0"]))
     if exp is not None:
         resp["Expires"] = exp if isinstance(exp, str) else imf(DATE0 + exp)
-    explicit = exp is not None or any(c.startswith(("max-age", "s-maxage")) for c in cc)
+    shared = draw(st.booleans())
+    # s-maxage is a lifetime for a shared cache only: a private one falls back on the
+    # heuristic, whose base is a documented difference ("heuristic-base")
+    explicit = exp is not None or any(c.startswith(("max-age", "s-maxage") if shared else "max-age") for c in cc)
     if explicit and draw(st.booleans()):
         resp["Last-Modified"] = imf(DATE0 - 1000)
     if draw(st.booleans()):
@@ -81,7 +85,7 @@ def same_space(draw):
         req["Authorization"] = "Basic eDp5"
     status = draw(st.sampled_from([200, 203, 204, 206, 301, 302, 304, 404, 500]))
     resident = draw(st.sampled_from([0, 5, 9, 10, 11, 39, 41, 50, 99, 100, 101]))
-    return req, status, resp, DATE0 + resident, draw(st.booleans())
+    return req, status, resp, DATE0 + resident, shared
 
 
 @settings(max_examples=600, deadline=None)
