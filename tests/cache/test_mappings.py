@@ -7,11 +7,13 @@ and calls ``_check()``. Small key pools and ``maxsize`` 1..5 keep evictions
 constant. Plain tests below cover argument validation and the edge cases that
 a state machine does not reach on its own.
 """
+import gc
 import math
 import multiprocessing
 import numbers
 import random
 import sys
+import weakref
 from collections.abc import MutableMapping
 from fractions import Fraction
 
@@ -795,6 +797,68 @@ def reinit_scenario(name):
 @pytest.mark.parametrize("name", sorted(FACTORIES))
 def test_calling_init_again_does_not_corrupt(name):
     run_in_child(reinit_scenario, name)
+
+
+# -- the garbage collector ----------------------------------------------------
+
+
+class _Holder:
+    """A value or key that refers back to the cache: a reference cycle."""
+
+    def __init__(self, cache):
+        self.cache = cache
+
+    def __hash__(self):
+        return 7
+
+    def __eq__(self, other):
+        return self is other
+
+
+@pytest.mark.parametrize("through", ["value", "key"])
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_a_cycle_through_the_cache_is_collected(name, through):
+    """A cache that a value or key refers back to is freed by the collector. (The LRU
+    nodes are untracked, 48 bytes as lru-dict's: the cache reports what they hold.)"""
+    gc.collect()
+    cache = FACTORIES[name](4)
+    holder = _Holder(cache)
+    for k in range(3):
+        cache[k] = [k]
+    if through == "value":
+        cache["h"] = holder
+    else:
+        cache[holder] = "v"
+    ref = weakref.ref(holder)         # the caches take no weak references
+    del cache, holder
+    assert ref() is not None, "the cycle keeps itself alive until collected"
+    gc.collect()
+    assert ref() is None, "the cycle was not collected"
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_what_a_reachable_cache_holds_survives_a_collection(name):
+    cache = FACTORIES[name](4)
+    holder = _Holder(cache)
+    cache["h"] = holder
+    cache[holder] = "v"
+    cache["x"] = [1]
+    ref = weakref.ref(holder)
+    del holder
+    gc.collect()
+    assert ref() is not None and cache.peek("h") is ref() and cache.peek(ref()) == "v"
+    assert cache.peek("x") == [1]
+    cache._check()
+
+
+def test_an_lru_cache_not_initialized_refuses_a_set_and_stays_empty():
+    cache = LRUCache.__new__(LRUCache)
+    with pytest.raises(RuntimeError, match="not initialized"):
+        cache["k"] = 1
+    assert len(cache) == 0 and list(cache) == [] and cache.get("k") is None
+    cache.__init__(2)
+    cache["k"] = 1
+    assert cache["k"] == 1
 
 
 @pytest.mark.parametrize("ttl", [np.int64(2), np.float32(0.5), Fraction(1, 2)])

@@ -72,8 +72,21 @@ cdef class _Cache:
     cdef list _slots(self)
 
 
+# A node of the LRU cache's own list: the recency links sit in the node beside its
+# key and value (as in lru-dict), so that a hit touches the node and its two
+# neighbours, not a separate array of links. prev/next are borrowed: the index
+# holds the only strong reference to a node (the root is held by the cache).
+cdef class _LNode:
+    cdef object key
+    cdef object value
+    cdef PyObject* prev         # toward the least recent (the root from the head)
+    cdef PyObject* next         # toward the most recent
+
+
 cdef class _LRU(_Cache):
-    pass
+    cdef _LNode root            # the sentinel: root.next is the next victim, root.prev the newest
+
+    cdef int _drop(self, PyObject* node) except -1
 
 
 cdef class _FIFO(_Cache):

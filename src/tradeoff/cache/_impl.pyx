@@ -550,18 +550,247 @@ cdef class _Cache:
         raise TypeError(f"cannot pickle {type(self).__name__} objects")
 
 
+@cython.final
+@cython.no_gc
+@cython.freelist(32)
+cdef class _LNode:
+    """One item of an LRU cache: key, value and its two recency links.
+
+    Not tracked by the garbage collector, so that a node is 48 bytes as lru-dict's
+    are (the collector's header would make it 64 and a hit would touch one more
+    line): the cache reports its nodes' keys and values to the collector instead
+    (``_lru_traverse``), so that a cycle through a value is still collected."""
+    pass
+
+
+cdef inline void _ln_unlink(PyObject* x) noexcept:
+    cdef PyObject* p = (<_LNode>x).prev
+    cdef PyObject* n = (<_LNode>x).next
+    (<_LNode>p).next = n
+    (<_LNode>n).prev = p
+
+
+cdef inline void _ln_append(PyObject* root, PyObject* x) noexcept:
+    """Link x in as the newest item, just before the root."""
+    cdef PyObject* t = (<_LNode>root).prev
+    (<_LNode>x).prev = t
+    (<_LNode>x).next = root
+    (<_LNode>t).next = x
+    (<_LNode>root).prev = x
+
+
+cdef inline void _ln_touch(PyObject* root, PyObject* x) noexcept:
+    """x was used: it becomes the newest item."""
+    if (<_LNode>root).prev != x:
+        _ln_unlink(x)
+        _ln_append(root, x)
+
+
+cdef extern from "Python.h":
+    # the collector's callbacks, declared here without an exception value so that
+    # _lru_traverse can stand in the type's slot
+    ctypedef int (*_visitproc "visitproc")(PyObject*, void*) noexcept
+    ctypedef int (*_traverseproc "traverseproc")(PyObject*, _visitproc, void*) noexcept
+    ctypedef struct _TraverseSlot "PyTypeObject":
+        _traverseproc tp_traverse
+    int PyDict_Next(PyObject* d, Py_ssize_t* pos, PyObject** key, PyObject** value) noexcept
+
+
 cdef class _LRU(_Cache):
+    """The LRU mapping keeps its own pointer-linked list instead of the shared
+    slot order: each node carries its links, as lru-dict's do, so that a hit
+    reads the node and writes its neighbours and nothing else. (The slot order
+    kept the links in an array apart from the node: one more cache line per hit,
+    which left the hit level with lru-dict's instead of ahead.)"""
+
+    def __cinit__(self, *args, **kwargs):
+        self.root = _LNode.__new__(_LNode)
+        self.root.prev = <PyObject*>self.root
+        self.root.next = <PyObject*>self.root
+        self._maxsize = 0
+
     def __init__(self, maxsize):
-        self._setup(POL_LRU, maxsize)
+        if self._maxsize != 0:
+            raise RuntimeError(f"{type(self).__name__} is already initialized")
+        self._maxsize = _check_maxsize(maxsize)
 
     def __getitem__(self, key):
-        # the hottest path of all: the LRU move written out, no policy switch
+        # the hottest path of all
         cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self.index, key)
         if found == NULL:
             _miss(self, key)
         self.hits += 1
-        dl_move_before(&self.order.lst, 0, (<_Node>found).slot)
-        return (<_Node>found).value
+        _ln_touch(<PyObject*>self.root, found)
+        return (<_LNode>found).value
+
+    def get(self, key, default=None):
+        """Return the value for key (a use: counts a hit) or default (counts a miss)."""
+        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self.index, key)
+        if found == NULL:
+            self.misses += 1
+            return default
+        self.hits += 1
+        _ln_touch(<PyObject*>self.root, found)
+        return (<_LNode>found).value
+
+    def peek(self, key, default=_MISSING):
+        """Return the value for key without counting a use or changing the order."""
+        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self.index, key)
+        if found == NULL:
+            if default is _MISSING:
+                raise KeyError(key)
+            return default
+        return (<_LNode>found).value
+
+    def __setitem__(self, key, value):
+        self._store(key, value)
+
+    cdef int _store(self, object key, object value) except -1:
+        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self.index, key)
+        cdef PyObject* root = <PyObject*>self.root
+        cdef _LNode node
+        cdef object old_key, old_value
+        if found != NULL:
+            node = <_LNode>found
+            # the old value is released when this function returns, after every
+            # structure is consistent again: its __del__ may use the cache
+            old_value = node.value
+            node.value = value
+            _ln_touch(root, found)
+            return 0
+        if self.size >= self._maxsize:
+            if self._maxsize == 0:
+                raise RuntimeError(f"{type(self).__name__} is not initialized: call __init__")
+            # reuse the victim's node for the new key
+            node = <_LNode>(<_LNode>root).next
+            old_key = node.key              # both released on return, as above
+            old_value = node.value
+            self.index[key] = node          # first, so that a failure changes nothing
+            del self.index[old_key]
+            node.key = key
+            node.value = value
+            _ln_touch(root, <PyObject*>node)
+            return 0
+        node = _LNode.__new__(_LNode)
+        node.key = key
+        node.value = value
+        self.index[key] = node
+        _ln_append(root, <PyObject*>node)
+        self.size += 1
+        return 0
+
+    cdef int _drop(self, PyObject* x) except -1:
+        """Remove the item of node x from the index and the list."""
+        cdef _LNode node = <_LNode>x        # keeps the node alive past its index entry
+        del self.index[node.key]            # first, so that a failure changes nothing
+        _ln_unlink(x)
+        self.size -= 1
+        return 0
+
+    def __delitem__(self, key):
+        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self.index, key)
+        if found == NULL:
+            raise KeyError(key)
+        self._drop(found)
+
+    def pop(self, key, default=_MISSING):
+        """Remove key and return its value, or default; KeyError without a default."""
+        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self.index, key)
+        if found == NULL:
+            if default is _MISSING:
+                raise KeyError(key)
+            return default
+        value = (<_LNode>found).value
+        self._drop(found)
+        return value
+
+    def popitem(self):
+        """Remove and return the least recent item as (key, value); KeyError when empty."""
+        cdef PyObject* x = self.root.next
+        if x == <PyObject*>self.root:
+            raise KeyError("popitem(): cache is empty")
+        item = ((<_LNode>x).key, (<_LNode>x).value)
+        self._drop(x)
+        return item
+
+    def __iter__(self):
+        """Keys in eviction order (least recent first), from a snapshot."""
+        cdef PyObject* root = <PyObject*>self.root
+        cdef PyObject* x = self.root.next
+        cdef list out = []
+        while x != root:
+            out.append((<_LNode>x).key)
+            x = (<_LNode>x).next
+        return iter(out)
+
+    def _items(self):
+        """(key, value) pairs in eviction order, without counting uses."""
+        cdef PyObject* root = <PyObject*>self.root
+        cdef PyObject* x = self.root.next
+        cdef list out = []
+        while x != root:
+            out.append(((<_LNode>x).key, (<_LNode>x).value))
+            x = (<_LNode>x).next
+        return out
+
+    def clear(self):
+        """Remove every item (hits and misses are kept)."""
+        # empty every structure first; the items are released last, when the
+        # old index goes (a value's __del__ may use the cache)
+        old_index = self.index
+        self.index = {}
+        self.root.prev = <PyObject*>self.root
+        self.root.next = <PyObject*>self.root
+        self.size = 0
+        old_index.clear()
+
+    def _check(self):
+        """Assert the internal invariants: the links are mutual and the list and the
+        index hold the same nodes."""
+        cdef PyObject* root = <PyObject*>self.root
+        cdef PyObject* prev = root
+        cdef PyObject* x = self.root.next
+        cdef Py_ssize_t n = 0
+        while x != root:
+            assert (<_LNode>x).prev == prev, f"broken back link at item {n}"
+            n += 1
+            assert n <= self.size, "list longer than the cache"
+            assert self.index.get((<_LNode>x).key) is <object>x, f"item {n} and the index disagree"
+            prev = x
+            x = (<_LNode>x).next
+        assert self.root.prev == prev, "the root's back link is not the newest item"
+        assert n == self.size, f"list holds {n} items, cache says {self.size}"
+        assert len(self.index) == self.size, f"index has {len(self.index)} keys, size {self.size}"
+        assert self.size <= self._maxsize
+
+
+# the traversal Cython generated for _LRU (the index and the root), extended below
+cdef _traverseproc _lru_fields_traverse = (<_TraverseSlot*>_LRU).tp_traverse
+
+
+cdef int _lru_traverse(PyObject* o, _visitproc visit, void* arg) noexcept:
+    """Report to the collector, beside the cache's own fields, the key and value that
+    each node holds (nodes are untracked). The nodes are read from the index, which
+    owns them, not from the list: if the collector has cleared the index, there is
+    nothing left to report."""
+    cdef int r = _lru_fields_traverse(o, visit, arg)
+    cdef PyObject* index = <PyObject*>(<_Cache>o).index
+    cdef PyObject* k
+    cdef PyObject* v
+    cdef Py_ssize_t pos = 0
+    if r != 0 or type(<object>index) is not dict:
+        return r
+    while PyDict_Next(index, &pos, &k, &v):
+        r = visit(<PyObject*>(<_LNode>v).key, arg)
+        if r != 0:
+            return r
+        r = visit(<PyObject*>(<_LNode>v).value, arg)
+        if r != 0:
+            return r
+    return 0
+
+
+(<_TraverseSlot*>_LRU).tp_traverse = _lru_traverse
 
 
 cdef class _FIFO(_Cache):
