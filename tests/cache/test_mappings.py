@@ -851,6 +851,57 @@ def test_what_a_reachable_cache_holds_survives_a_collection(name):
     cache._check()
 
 
+class _Meddler:
+    """A key whose __eq__ (run on a hash collision) changes the cache it is in."""
+
+    def __init__(self, name, cache, action):
+        self.name, self.cache, self.action = name, cache, action
+
+    def __hash__(self):
+        return 42
+
+    def __eq__(self, other):
+        cache, self.action, action = self.cache, None, self.action   # once
+        if action == "drop-victim":
+            next(iter(cache), None) is not None and cache.pop(next(iter(cache)), None)
+        elif action == "drop-all":
+            cache.clear()
+        elif action == "fill":
+            for k in range(100, 104):
+                cache[k] = k
+        elif action == "drop-self":
+            cache.pop(self, None)
+        return self is other
+
+
+def meddling_scenario(name, action, full):
+    cache = FACTORIES[name](3)
+    for k in range(2 if not full else 2):
+        cache[k] = k
+    first = _Meddler("first", cache, None)
+    cache[first] = "first"                   # the cache is full (3 items) from here
+    if not full:
+        del cache[0]
+    second = _Meddler("second", cache, None)
+    first.action = action                    # runs when second's probe meets first
+    cache[second] = "second"
+    cache._check()
+    assert len(cache) <= 3 and len(list(cache)) == len(cache)
+    for k in range(10, 20):                  # and the cache goes on working
+        cache[k] = k
+        cache._check()
+    assert len(cache) == 3 and 19 in cache
+
+
+@pytest.mark.parametrize("full", [True, False])
+@pytest.mark.parametrize("action", ["drop-victim", "drop-all", "fill", "drop-self"])
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_a_key_whose_eq_changes_the_cache_during_a_set(name, action, full):
+    """A set's probe compares keys of equal hash; an __eq__ that changes the cache
+    meanwhile (evicts, clears, fills, removes itself) leaves it consistent."""
+    run_in_child(meddling_scenario, name, action, full)
+
+
 def test_an_lru_cache_not_initialized_refuses_a_set_and_stays_empty():
     cache = LRUCache.__new__(LRUCache)
     with pytest.raises(RuntimeError, match="not initialized"):

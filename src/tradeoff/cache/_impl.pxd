@@ -85,6 +85,8 @@ cdef class _LNode:
 
 cdef class _LRU(_Cache):
     cdef _LNode root            # the sentinel: root.next is the next victim, root.prev the newest
+    cdef bint plain             # every key stored since the start or the last clear() is an
+                                # exact int, str, bytes or float (no Python __eq__ can run)
 
     cdef int _drop(self, PyObject* node) except -1
 

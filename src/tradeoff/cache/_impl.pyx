@@ -502,11 +502,11 @@ cdef class _Cache:
     def clear(self):
         """Remove every item (hits and misses are kept)."""
         cdef Py_ssize_t s
-        # empty every structure first; the items are released last, when the
-        # old index goes (a value's __del__ may use the cache)
-        old_index = self.index
+        # empty every structure first; the items are released last, by the index's
+        # clear(), which empties the dict before it drops what it held (a value's
+        # __del__ may use the cache). The index stays the same dict: a lookup in
+        # progress (a key's __eq__ may call clear()) never sees it freed.
         old_keys = self.keys
-        self.index = {}
         self.keys = [None]
         for s in range(1, self.fresh):
             self.nodes[s] = NULL
@@ -515,7 +515,7 @@ cdef class _Cache:
         self.size = 0
         self.fresh = 1
         self.free_head = 0
-        old_index.clear()
+        self.index.clear()
 
     def _check(self):
         """Assert the internal invariants: list links, index, nodes and slots agree."""
@@ -594,6 +594,20 @@ cdef extern from "Python.h":
     ctypedef struct _TraverseSlot "PyTypeObject":
         _traverseproc tp_traverse
     int PyDict_Next(PyObject* d, Py_ssize_t* pos, PyObject** key, PyObject** value) noexcept
+    # the value stored for key, after storing default under it if key was absent
+    # (one probe); borrowed
+    PyObject* PyDict_SetDefault(PyObject* d, object key, object default) except NULL
+    Py_ssize_t PyDict_GET_SIZE(PyObject* d) noexcept
+    bint PyLong_CheckExact(object o) noexcept
+    bint PyUnicode_CheckExact(object o) noexcept
+    bint PyBytes_CheckExact(object o) noexcept
+    bint PyFloat_CheckExact(object o) noexcept
+
+
+cdef inline bint _plain_key(object key) noexcept:
+    """An exact int, str, bytes or float: comparing it with any key of these types
+    runs no Python code."""
+    return PyLong_CheckExact(key) or PyUnicode_CheckExact(key) or PyBytes_CheckExact(key) or PyFloat_CheckExact(key)
 
 
 cdef class _LRU(_Cache):
@@ -608,6 +622,7 @@ cdef class _LRU(_Cache):
         self.root.prev = <PyObject*>self.root
         self.root.next = <PyObject*>self.root
         self._maxsize = 0
+        self.plain = True
 
     def __init__(self, maxsize):
         if self._maxsize != 0:
@@ -646,44 +661,71 @@ cdef class _LRU(_Cache):
         self._store(key, value)
 
     cdef int _store(self, object key, object value) except -1:
-        cdef PyObject* found = PyDict_GetItemWithError(<PyObject*>self.index, key)
         cdef PyObject* root = <PyObject*>self.root
-        cdef _LNode node
-        cdef object old_key, old_value
-        if found != NULL:
-            node = <_LNode>found
-            # the old value is released when this function returns, after every
-            # structure is consistent again: its __del__ may use the cache
-            old_value = node.value
-            node.value = value
+        cdef _LNode node, held
+        cdef PyObject* found
+        cdef object old_value
+        cdef object old_key
+        cdef Py_ssize_t before
+        cdef PyObject* made = NULL          # the node this call made, if it made one
+        if self._maxsize == 0:
+            raise RuntimeError(f"{type(self).__name__} is not initialized: call __init__")
+        if self.size >= self._maxsize and self.plain and _plain_key(key):
+            # full, and every key is plain, so that no probe runs Python code: one
+            # probe (setdefault) both looks key up and, if it is absent, files the
+            # victim's node under it, the node then reused for key
+            node = <_LNode>(<_LNode>root).next
+            before = PyDict_GET_SIZE(<PyObject*>self.index)
+            found = PyDict_SetDefault(<PyObject*>self.index, key, node)
+            if PyDict_GET_SIZE(<PyObject*>self.index) != before:
+                old_key = node.key          # both released on return, as below
+                old_value = node.value
+                del self.index[old_key]
+                node.key = key
+                node.value = value
+                _ln_touch(root, <PyObject*>node)
+                return 0
+            # else key is present (maybe as the victim's): an overwrite
+        else:
+            # a probe may run a key's __eq__, which may use this cache: look key up
+            # first, deciding nothing before it returns; then file a new node under
+            # it with setdefault, which keeps an equal key that such an __eq__ stored
+            # meanwhile (then an overwrite of it)
+            if not _plain_key(key):
+                self.plain = False
+            found = PyDict_GetItemWithError(<PyObject*>self.index, key)
+            if found == NULL:
+                node = _LNode.__new__(_LNode)
+                made = <PyObject*>node
+                found = PyDict_SetDefault(<PyObject*>self.index, key, node)
+        if found != made:
+            # key is present: an overwrite, which is a use. The old value is released
+            # when this function returns, once all is consistent (its __del__ may use
+            # the cache).
+            held = <_LNode>found
+            old_value = held.value
+            held.value = value
             _ln_touch(root, found)
             return 0
-        if self.size >= self._maxsize:
-            if self._maxsize == 0:
-                raise RuntimeError(f"{type(self).__name__} is not initialized: call __init__")
-            # reuse the victim's node for the new key
-            node = <_LNode>(<_LNode>root).next
-            old_key = node.key              # both released on return, as above
-            old_value = node.value
-            self.index[key] = node          # first, so that a failure changes nothing
-            del self.index[old_key]
-            node.key = key
-            node.value = value
-            _ln_touch(root, <PyObject*>node)
-            return 0
-        node = _LNode.__new__(_LNode)
         node.key = key
         node.value = value
-        self.index[key] = node
         _ln_append(root, <PyObject*>node)
         self.size += 1
+        while self.size > self._maxsize:
+            self._drop((<_LNode>root).next)
         return 0
 
     cdef int _drop(self, PyObject* x) except -1:
         """Remove the item of node x from the index and the list."""
         cdef _LNode node = <_LNode>x        # keeps the node alive past its index entry
-        del self.index[node.key]            # first, so that a failure changes nothing
+        # first, so that a failure changes nothing (the key's __eq__ may run, and
+        # may use the cache)
+        del self.index[node.key]
+        if node.next == NULL:
+            return 0                        # that __eq__ removed the node already
         _ln_unlink(x)
+        node.prev = NULL                    # marks a node out of the list
+        node.next = NULL
         self.size -= 1
         return 0
 
@@ -735,14 +777,21 @@ cdef class _LRU(_Cache):
 
     def clear(self):
         """Remove every item (hits and misses are kept)."""
-        # empty every structure first; the items are released last, when the
-        # old index goes (a value's __del__ may use the cache)
-        old_index = self.index
-        self.index = {}
-        self.root.prev = <PyObject*>self.root
-        self.root.next = <PyObject*>self.root
+        # empty every structure first; the items are released last, as the base
+        # class's clear() does
+        cdef PyObject* root = <PyObject*>self.root
+        cdef PyObject* x = self.root.next
+        cdef PyObject* nxt
+        while x != root:                    # mark each node out of the list
+            nxt = (<_LNode>x).next
+            (<_LNode>x).prev = NULL
+            (<_LNode>x).next = NULL
+            x = nxt
+        self.root.prev = root
+        self.root.next = root
         self.size = 0
-        old_index.clear()
+        self.plain = True
+        self.index.clear()
 
     def _check(self):
         """Assert the internal invariants: the links are mutual and the list and the
