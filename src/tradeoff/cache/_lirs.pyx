@@ -11,14 +11,15 @@ promoted to LIR.
 cimport cython
 from cpython.mem cimport PyMem_RawFree
 from libc.math cimport floor, isfinite
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 
 from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_before, dl_move_before,
                                    dl_nbytes, dl_resize, dl_ring, dl_unlink)
 from tradeoff._core.mem cimport mem_zeroed
-from tradeoff._core.table cimport i64t_get
+from tradeoff._core.debug cimport DEBUG_ASSERT, DEBUG_CHECKS
+from tradeoff._core.table cimport i64t_find, i64t_get, i64t_put_at
 from tradeoff.cache._engine cimport (Engine, eng_admit, eng_drop, eng_evict_to_ghost,
-                                     eng_forget, eng_lookup, eng_recall, eng_revive)
+                                     eng_forget, eng_recall, eng_revive, eng_slot_new)
 
 
 # a slot's state: the status in the low two bits, plus a flag for "on stack S"
@@ -128,6 +129,12 @@ cdef class LIRSEngine(Engine):
     cdef Py_ssize_t rslots      # most resident objects (the slots argument)
     cdef readonly double hir_ratio
     cdef readonly double stack_ratio
+    # where the key of hit()'s last lookup goes in the index when it is absent
+    # (the empty bucket i64t_find gave) and the index's size then: insert() puts
+    # a new key there if the memo is for it and nothing left the index since
+    # (entries only leave between the two: a pop can move others back)
+    cdef uint64_t memo_pos
+    cdef Py_ssize_t memo_size
 
     def __cinit__(self):
         self.stack.links = NULL
@@ -269,12 +276,33 @@ cdef class LIRSEngine(Engine):
 
     # -- the policy
 
+    cdef inline int64_t _lookup(self, int64_t key) noexcept nogil:
+        """eng_lookup, also remembering where an absent key goes (memo_pos)."""
+        cdef uint64_t pos = 0
+        cdef int64_t v = i64t_find(&self.index, key, &pos)
+        self.memo_key = key
+        self.memo_value = v
+        self.memo_valid = True
+        self.memo_pos = pos
+        self.memo_size = self.index.size
+        return v
+
     cdef bint hit(self, int64_t key) noexcept nogil:
-        cdef int64_t s = eng_lookup(self, key)
-        cdef uint8_t st
-        cdef bint bottom
+        cdef int64_t s = self._lookup(key)
         if s < 0:
             return False
+        return self._use(<int32_t>s)
+
+    cdef void touch(self, int64_t key, int32_t s) noexcept nogil:
+        # the caller found key resident at slot s: hit() without its lookup (and
+        # no memo: a hit's memo is never recalled, an insert follows a miss)
+        self.memo_valid = False
+        self._use(s)
+
+    cdef inline bint _use(self, int32_t s) noexcept nogil:
+        """A request for the key at slot s (in the index): True if resident."""
+        cdef uint8_t st
+        cdef bint bottom
         st = self.state[s]
         if st == (LIR | IN_S):
             bottom = self.stack.links[S_HEAD].next == s
@@ -300,6 +328,7 @@ cdef class LIRSEngine(Engine):
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
         cdef int64_t s
         cdef int32_t v
+        cdef bint memo = self.memo_valid and self.memo_key == key
         s = eng_recall(self, key)
         if s >= 0:
             if self.state[s] & STATUS != NONRES:
@@ -329,7 +358,10 @@ cdef class LIRSEngine(Engine):
         else:
             while self.used + size > self.capacity or self.resident >= self.rslots:
                 self._evict()
-            v = eng_admit(self, key, size)
+            if memo and self.index.size == self.memo_size:
+                v = self._admit_at(key, size, self.memo_pos)
+            else:
+                v = eng_admit(self, key, size)
         # a block not on S: top of S; LIR while the LIR set has room, else HIR
         self.state[v] = PENDING
         self._s_push(v)
@@ -341,6 +373,19 @@ cdef class LIRSEngine(Engine):
             self.state[v] = HIR | IN_S
             dl_insert_before(&self.queues, self.q_head, v)
         self._trim()
+
+    cdef inline int32_t _admit_at(self, int64_t key, int64_t size, uint64_t pos) noexcept nogil:
+        """eng_admit, with the index bucket for key (absent) already known."""
+        cdef int32_t s
+        if DEBUG_CHECKS:
+            DEBUG_ASSERT(i64t_find(&self.index, key, &pos) < 0 and pos == self.memo_pos,
+                         "_admit_at: the remembered bucket is where key goes")
+        s = eng_slot_new(self, key, size)
+        i64t_put_at(&self.index, pos, key, s)
+        self.used += size
+        self.resident += 1
+        self.placed = s
+        return s
 
     cdef bint remove(self, int64_t key) noexcept nogil:
         cdef int64_t s = i64t_get(&self.index, key)

@@ -14,15 +14,16 @@ import numpy as np
 
 cimport cython
 from cpython.mem cimport PyMem_RawFree
+from libc.math cimport ceil
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memset
 
 from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_before, dl_nbytes, dl_resize,
                                    dl_ring, dl_unlink)
-from tradeoff._core.hashing cimport mix64
+from tradeoff._core.debug cimport DEBUG_ASSERT, DEBUG_CHECKS
 from tradeoff._core.mem cimport mem_zeroed
-from tradeoff._core.table cimport i64t_get, i64t_pop
-from tradeoff.cache._engine cimport Engine, eng_admit, eng_evict, eng_release
+from tradeoff._core.table cimport i64t_find, i64t_get, i64t_pop, i64t_put_at
+from tradeoff.cache._engine cimport Engine, eng_evict, eng_release, eng_slot_new
 
 
 # a slot's segment
@@ -31,11 +32,8 @@ cdef enum:
     SEG_PROBATION = 1
     SEG_PROTECTED = 2
 
-# per-row seeds of the sketch's hash: row r hashes mix64(key ^ SEED_r)
-cdef uint64_t SEED0 = 0x9E3779B97F4A7C15ULL
-cdef uint64_t SEED1 = 0xC2B2AE3D27D4EB4FULL
-cdef uint64_t SEED2 = 0x165667B19E3779F9ULL
-cdef uint64_t SEED3 = 0xD6E8FEB86659FD93ULL
+# per-row seeds of the sketch's hash: row r hashes mix64(key ^ SEED_r) (the C
+# code uses them through PRE0..PRE3 below, checked against SEEDS at import)
 cdef uint64_t HALF_MASK = 0x7777777777777777ULL    # each nibble's low three bits
 
 #: the row seeds, for the test model (row r hashes ``mix64(key ^ SEEDS[r])``)
@@ -43,6 +41,33 @@ SEEDS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86
 
 ctypedef struct Hashes:
     uint64_t h[4]
+
+# SEED_r ^ (SEED_r >> 30): the seeds through mix64's first (linear) step
+cdef extern from *:
+    """
+    #define TRADEOFF_WTLFU_PRE(s) ((uint64_t)(s) ^ ((uint64_t)(s) >> 30))
+    #define TRADEOFF_WTLFU_PRE0 TRADEOFF_WTLFU_PRE(0x9E3779B97F4A7C15ULL)
+    #define TRADEOFF_WTLFU_PRE1 TRADEOFF_WTLFU_PRE(0xC2B2AE3D27D4EB4FULL)
+    #define TRADEOFF_WTLFU_PRE2 TRADEOFF_WTLFU_PRE(0x165667B19E3779F9ULL)
+    #define TRADEOFF_WTLFU_PRE3 TRADEOFF_WTLFU_PRE(0xD6E8FEB86659FD93ULL)
+    """
+    const uint64_t PRE0 "TRADEOFF_WTLFU_PRE0"
+    const uint64_t PRE1 "TRADEOFF_WTLFU_PRE1"
+    const uint64_t PRE2 "TRADEOFF_WTLFU_PRE2"
+    const uint64_t PRE3 "TRADEOFF_WTLFU_PRE3"
+
+
+cdef inline uint64_t _mix64_rest(uint64_t x) noexcept nogil:
+    """mix64 after its first step (x ^= x >> 30): see WTinyLFUEngine._hashes."""
+    x *= <uint64_t>0xbf58476d1ce4e5b9
+    x ^= x >> 27
+    x *= <uint64_t>0x94d049bb133111eb
+    x ^= x >> 31
+    return x
+
+
+if (PRE0, PRE1, PRE2, PRE3) != tuple([s ^ (s >> 30) for s in SEEDS]):
+    raise ImportError("_wtinylfu: the compiled row seeds differ from SEEDS")
 
 
 cdef inline Py_ssize_t _pow2_at_least(Py_ssize_t n) noexcept nogil:
@@ -189,6 +214,19 @@ cdef class WTinyLFUEngine(Engine):
     cdef readonly int64_t additions    # records since the last reset (halved at a reset)
     cdef readonly int64_t resets
     cdef double sample_limit           # sample_factor * capacity
+    cdef int64_t add_limit             # additions >= add_limit: maybe a reset (see __init__)
+    # the miss hit() last found, for the insert() right after it: the key and the
+    # empty bucket of the index where it goes (valid while the index is unchanged:
+    # insert() and remove() clear it, and index.size is checked as well)
+    cdef int64_t miss_key
+    cdef uint64_t miss_pos
+    cdef Py_ssize_t miss_size
+    cdef bint miss_valid
+    # the row hashes of the last duel's victim (a pure function of its key): a
+    # victim that beat the candidate is probation's LRU again at the next duel
+    cdef Hashes vic_hs
+    cdef int64_t vic_key
+    cdef bint vic_valid
 
     def __cinit__(self):
         self.lists.links = NULL
@@ -223,6 +261,14 @@ cdef class WTinyLFUEngine(Engine):
             self.main_max = capacity - 1
         self.prot_max = <int64_t>(self.protected_ratio * <double>self.main_max)
         self.sample_limit = self.sample_factor * <double>capacity
+        # with additions < 2**53 (exact as a double), additions >= sample_limit is
+        # additions >= ceil(sample_limit); _record tests the double past that
+        if self.sample_limit <= 9007199254740992.0:
+            self.add_limit = <int64_t>ceil(self.sample_limit)
+        else:
+            self.add_limit = <int64_t>9007199254740992
+        self.miss_valid = False
+        self.vic_valid = False
         # an insert adds before it evicts: one slot more than can stay resident
         self.max_res = slots
         nslots = slots + 1
@@ -257,11 +303,15 @@ cdef class WTinyLFUEngine(Engine):
     # -- the sketch
 
     cdef inline void _hashes(self, int64_t key, Hashes* hs) noexcept nogil:
-        cdef uint64_t k = <uint64_t>key
-        hs.h[0] = mix64(k ^ SEED0)
-        hs.h[1] = mix64(k ^ SEED1)
-        hs.h[2] = mix64(k ^ SEED2)
-        hs.h[3] = mix64(k ^ SEED3)
+        """hs.h[r] = mix64(key ^ SEED_r). The first step of mix64 (x ^= x >> 30) is
+        linear, so it is taken once for the key and once (at compile time) for
+        each seed: (k ^ S) ^ ((k ^ S) >> 30) == (k ^ (k >> 30)) ^ (S ^ (S >> 30))."""
+        cdef uint64_t t = <uint64_t>key
+        t ^= t >> 30
+        hs.h[0] = _mix64_rest(t ^ PRE0)
+        hs.h[1] = _mix64_rest(t ^ PRE1)
+        hs.h[2] = _mix64_rest(t ^ PRE2)
+        hs.h[3] = _mix64_rest(t ^ PRE3)
 
     cdef inline bint _door_has(self, const Hashes* hs) noexcept nogil:
         cdef uint64_t b
@@ -276,15 +326,19 @@ cdef class WTinyLFUEngine(Engine):
         """The key's estimated frequency: the smallest of its four counters, +1
         when the doorkeeper holds it."""
         cdef Hashes hs
+        self._hashes(key, &hs)
+        return self._estimate_h(&hs)
+
+    cdef inline int _estimate_h(self, const Hashes* hs) noexcept nogil:
+        """_estimate, for a key whose row hashes are hs."""
         cdef uint64_t i
         cdef int r, c, est = 15
-        self._hashes(key, &hs)
         for r in range(4):
             i = hs.h[r] & self.width_mask
             c = <int>((self.sketch[r * self.row_words + <Py_ssize_t>(i >> 4)] >> ((i & 15) << 2)) & 15)
             if c < est:
                 est = c
-        if self.doorkeeper and self._door_has(&hs):
+        if self.doorkeeper and self._door_has(hs):
             est += 1
         return est
 
@@ -313,7 +367,7 @@ cdef class WTinyLFUEngine(Engine):
             if (<double>self.additions * <double>self.used
                     >= self.sample_factor * <double>self.capacity * <double>self.resident):
                 self._reset()
-        elif <double>self.additions >= self.sample_limit:
+        elif self.additions >= self.add_limit and <double>self.additions >= self.sample_limit:
             self._reset()
 
     cdef void _reset(self) noexcept nogil:
@@ -362,9 +416,15 @@ cdef class WTinyLFUEngine(Engine):
     cdef bint hit(self, int64_t key) noexcept nogil:
         cdef int64_t s
         cdef int32_t d
+        cdef uint64_t pos = 0
         self._record(key)
-        s = i64t_get(&self.index, key)
+        s = i64t_find(&self.index, key, &pos)
         if s < 0:
+            # the insert() that follows a miss puts key at pos without probing again
+            self.miss_key = key
+            self.miss_pos = pos
+            self.miss_size = self.index.size
+            self.miss_valid = True
             return False
         # the moves of _use, written out: the replay's hot path makes no call here
         if self.seg[s] == SEG_WINDOW:
@@ -399,11 +459,31 @@ cdef class WTinyLFUEngine(Engine):
                 d = self.lists.links[self.s_prot].next
                 self._move(d, self.s_prob, SEG_PROBATION)
 
+    cdef inline int32_t _admit(self, int64_t key, int64_t size) noexcept nogil:
+        """eng_admit, at the bucket hit() found for key when nothing changed the
+        index since (else a fresh probe, as eng_admit makes)."""
+        cdef uint64_t pos = 0
+        cdef int32_t s
+        if (self.miss_valid and self.miss_key == key and self.miss_size == self.index.size):
+            pos = self.miss_pos
+            if DEBUG_CHECKS:
+                DEBUG_ASSERT(i64t_find(&self.index, key, &pos) < 0 and pos == self.miss_pos,
+                             "_admit: the remembered bucket is where key goes")
+        elif i64t_find(&self.index, key, &pos) >= 0:
+            DEBUG_ASSERT(False, "_admit: the key admitted is not already in the index")
+        self.miss_valid = False
+        s = eng_slot_new(self, key, size)
+        i64t_put_at(&self.index, pos, key, s)
+        self.used += size
+        self.resident += 1
+        self.placed = s
+        return s
+
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
         cdef int32_t s, cand = 0, victim, nxt
         cdef Py_ssize_t ncand = 0
         cdef int cand_est = -1
-        s = eng_admit(self, key, size)
+        s = self._admit(key, size)
         self.seg[s] = SEG_WINDOW
         dl_insert_before(&self.lists, self.s_win, s)
         self.win_used += size
@@ -422,7 +502,11 @@ cdef class WTinyLFUEngine(Engine):
                     victim = self.lists.links[self.s_prob].next
                     if cand_est < 0:
                         cand_est = self._estimate(self.skey[cand])
-                    if cand_est > self._estimate(self.skey[victim]):
+                    if not self.vic_valid or self.vic_key != self.skey[victim]:
+                        self.vic_key = self.skey[victim]
+                        self._hashes(self.vic_key, &self.vic_hs)
+                        self.vic_valid = True
+                    if cand_est > self._estimate_h(&self.vic_hs):
                         self._evict(victim)
                         continue
                 nxt = self.lists.links[cand].next
@@ -439,6 +523,7 @@ cdef class WTinyLFUEngine(Engine):
 
     cdef bint remove(self, int64_t key) noexcept nogil:
         cdef int64_t s = i64t_pop(&self.index, key)
+        self.miss_valid = False
         if s < 0:
             return False
         self._unlist(<int32_t>s)
