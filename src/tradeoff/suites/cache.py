@@ -1,11 +1,14 @@
 """Caches: LRU/LFU/FIFO/TTL mappings and trace replay, side by side with peers.
 
-Timed (pyperf, per operation):
+Timed (pyperf, per operation), each mapping case in two key orders (``order``):
+``sequential`` ints read in the order they were set, where CPython's dict reads
+its entries in memory order (the kindest case for a dict-based cache), and
+``random`` ints read in a shuffled order (no locality, as a real key space):
 - ``lru_get_hit`` / ``lru_set_evict``: an LRU mapping of 10k items against
   lru-dict (C), cachebox (Rust) and cachetools (Python); a plain dict's get
   is shown as the floor.
 - ``get_hit`` / ``set_evict``: the LFU, FIFO and TTL mappings against
-  cachebox's and cachetools' classes of the same policy.
+  cachebox's and cachetools' classes of the same policy (sequential keys).
 - ``online_get_hit`` / ``online_set_evict``: the online caches over the replay
   engines (``PolicyCache``: CLOCK, SIEVE, S3-FIFO, ARC, LIRS, W-TinyLFU), which
   neither peer has, side by side with ``LRUCache`` in the same run: the ratio
@@ -30,6 +33,7 @@ a one-line notice.
 """
 from __future__ import annotations
 
+import random
 import tracemalloc
 from functools import lru_cache
 
@@ -103,32 +107,60 @@ def _set_loop(c, key_sets):
     return run
 
 
-def _full(policy, impl, maxsize):
+#: the key orders of the mapping cases: ``sequential`` (ints 0..n-1, read in the order
+#: they were set: CPython's dict then reads its entries in memory order, the kindest
+#: case for a dict-based cache) and ``random`` (ints drawn from [0, 2**62), read in a
+#: shuffled order: no locality, as a real key space)
+ORDERS = ["sequential", "random"]
+
+
+@lru_cache(maxsize=None)
+def _key_sets(order: str, maxsize: int, n: int) -> tuple:
+    """n disjoint lists of maxsize keys; the first is the one a case fills with."""
+    if order == "sequential":
+        return tuple(list(range(i * maxsize, (i + 1) * maxsize)) for i in range(n))
+    if order != "random":
+        raise ValueError(f"unknown key order {order!r}")
+    rng = random.Random(20261204)
+    keys = rng.sample(range(2**62), n * maxsize)
+    return tuple(keys[i * maxsize:(i + 1) * maxsize] for i in range(n))
+
+
+def _full(policy, impl, maxsize, order="sequential"):
+    """A full cache and the order in which a get case reads its keys."""
     c = _mapping(policy, impl, maxsize)
-    keys = list(range(maxsize))
+    keys = _key_sets(order, maxsize, 1)[0]
     for k in keys:
         c[k] = k
+    if order == "random":
+        keys = keys[:]
+        random.Random(7).shuffle(keys)
     return c, keys
 
 
+def _evict_sets(order, maxsize, n):
+    """Key sets for a set that evicts: each set of a key not in the cache, n sets in turn."""
+    sets = _key_sets(order, maxsize, n + 1)
+    return sets[1:] if n > 1 else (sets[1], sets[0])
+
+
 @benchmark(params={"impl": ["tradeoff", "lru_dict", "cachebox", "cachetools", "dict"],
-                   "maxsize": [MAPPING_SIZE]},
+                   "order": ORDERS, "maxsize": [MAPPING_SIZE]},
            compare="impl", inner_loops=MAPPING_SIZE, processes=8)
-def lru_get_hit(impl, maxsize):
-    """``c[k]`` on a key that is present, cycling over all 10k keys (each get moves
-    the least recent key to the front). ``dict`` is a plain dict: the floor."""
-    c, keys = _full("lru", impl, maxsize)
+def lru_get_hit(impl, order, maxsize):
+    """``c[k]`` on a key that is present, cycling over all 10k keys (sequential: each
+    get moves the least recent key to the front). ``dict`` is a plain dict: the floor."""
+    c, keys = _full("lru", impl, maxsize, order)
     return _get_loop(c, keys)
 
 
 @benchmark(params={"impl": ["tradeoff", "lru_dict", "cachebox", "cachetools"],
-                   "maxsize": [MAPPING_SIZE]},
+                   "order": ORDERS, "maxsize": [MAPPING_SIZE]},
            compare="impl", inner_loops=MAPPING_SIZE, processes=8)
-def lru_set_evict(impl, maxsize):
+def lru_set_evict(impl, order, maxsize):
     """``c[k] = v`` of a new key into a full cache: every set evicts one key."""
-    c, keys = _full("lru", impl, maxsize)
-    fresh = list(range(maxsize, 2 * maxsize))
-    return _set_loop(c, (fresh, keys))
+    c, _ = _full("lru", impl, maxsize, order)
+    return _set_loop(c, _evict_sets(order, maxsize, 1))
 
 
 @benchmark(params={"policy": ["lfu", "fifo", "ttl"],
@@ -145,29 +177,28 @@ def get_hit(policy, impl, maxsize):
            compare="impl", inner_loops=MAPPING_SIZE, processes=8)
 def set_evict(policy, impl, maxsize):
     """``c[k] = v`` of a new key into a full cache, for the other policies."""
-    c, keys = _full(policy, impl, maxsize)
-    fresh = list(range(maxsize, 2 * maxsize))
-    return _set_loop(c, (fresh, keys))
+    c, _ = _full(policy, impl, maxsize)
+    return _set_loop(c, _evict_sets("sequential", maxsize, 1))
 
 
-@benchmark(params={"policy": ["lru", *ONLINE_POLICIES], "maxsize": [MAPPING_SIZE]},
+@benchmark(params={"policy": ["lru", *ONLINE_POLICIES], "order": ORDERS, "maxsize": [MAPPING_SIZE]},
            compare="policy", inner_loops=MAPPING_SIZE, processes=8)
-def online_get_hit(policy, maxsize):
+def online_get_hit(policy, order, maxsize):
     """``c[k]`` on a present key of each online cache (``PolicyCache``), beside
     ``LRUCache`` (``lru``): the ratios are to it."""
-    c, keys = _full(policy, "tradeoff", maxsize)
+    c, keys = _full(policy, "tradeoff", maxsize, order)
     if len(c) != maxsize:
         raise RuntimeError(f"{policy}: {len(c)} of {maxsize} keys kept by the fill")
     return _get_loop(c, keys)
 
 
-@benchmark(params={"policy": ["lru", *ONLINE_POLICIES], "maxsize": [MAPPING_SIZE]},
+@benchmark(params={"policy": ["lru", *ONLINE_POLICIES], "order": ORDERS, "maxsize": [MAPPING_SIZE]},
            compare="policy", inner_loops=MAPPING_SIZE, processes=8)
-def online_set_evict(policy, maxsize):
+def online_set_evict(policy, order, maxsize):
     """``c[k] = v`` of a new key into each full online cache, beside ``LRUCache``. The
-    keys come from disjoint ranges in turn, so that none is resident or remembered."""
-    c, _ = _full(policy, "tradeoff", maxsize)
-    return _set_loop(c, [list(range(i * maxsize, (i + 1) * maxsize)) for i in range(1, ONLINE_RANGES + 1)])
+    keys come from disjoint sets in turn, so that none is resident or remembered."""
+    c, _ = _full(policy, "tradeoff", maxsize, order)
+    return _set_loop(c, _evict_sets(order, maxsize, ONLINE_RANGES))
 
 
 # ------------------------------------------------------------------- replay
