@@ -157,20 +157,29 @@ cdef inline int64_t eng_recall(Engine e, int64_t key) noexcept nogil:
     return v
 
 
-cdef inline int32_t eng_admit(Engine e, int64_t key, int64_t size) noexcept nogil:
-    """Key (absent from the index: the policy made room first) becomes resident:
-    a new slot, its index entry (the slot), and size counted in. Returns the slot;
-    the policy then puts it on its lists."""
-    cdef uint64_t pos = 0
+cdef inline int32_t eng_admit_at(Engine e, int64_t key, int64_t size, uint64_t pos) noexcept nogil:
+    """eng_admit, given the empty index bucket where key goes (the pos of an
+    i64t_find that missed it, the index unchanged since): no second probe."""
     cdef int32_t s
-    if i64t_find(&e.index, key, &pos) >= 0:
-        DEBUG_ASSERT(False, "eng_admit: the key admitted is not already in the index")
+    if DEBUG_CHECKS:
+        DEBUG_ASSERT(pos <= e.index.mask and e.index.buckets[pos].value < 0,
+                     "eng_admit_at: the bucket given is an empty one")
     s = eng_slot_new(e, key, size)
     i64t_put_at(&e.index, pos, key, s)
     e.used += size
     e.resident += 1
     e.placed = s
     return s
+
+
+cdef inline int32_t eng_admit(Engine e, int64_t key, int64_t size) noexcept nogil:
+    """Key (absent from the index: the policy made room first) becomes resident:
+    a new slot, its index entry (the slot), and size counted in. Returns the slot;
+    the policy then puts it on its lists."""
+    cdef uint64_t pos = 0
+    if i64t_find(&e.index, key, &pos) >= 0:
+        DEBUG_ASSERT(False, "eng_admit: the key admitted is not already in the index")
+    return eng_admit_at(e, key, size, pos)
 
 
 cdef inline void _eng_count_out(Engine e, int32_t s) noexcept nogil:

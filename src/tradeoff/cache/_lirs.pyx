@@ -17,9 +17,9 @@ from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_before, dl_move_bef
                                    dl_nbytes, dl_resize, dl_ring, dl_unlink)
 from tradeoff._core.mem cimport mem_zeroed
 from tradeoff._core.debug cimport DEBUG_ASSERT, DEBUG_CHECKS
-from tradeoff._core.table cimport i64t_find, i64t_get, i64t_put_at
-from tradeoff.cache._engine cimport (Engine, eng_admit, eng_drop, eng_evict_to_ghost,
-                                     eng_forget, eng_recall, eng_revive, eng_slot_new)
+from tradeoff._core.table cimport i64t_find, i64t_get
+from tradeoff.cache._engine cimport (Engine, eng_admit, eng_admit_at, eng_drop, eng_evict_to_ghost,
+                                     eng_forget, eng_recall, eng_revive)
 
 
 # a slot's state: the status in the low two bits, plus a flag for "on stack S"
@@ -376,16 +376,10 @@ cdef class LIRSEngine(Engine):
 
     cdef inline int32_t _admit_at(self, int64_t key, int64_t size, uint64_t pos) noexcept nogil:
         """eng_admit, with the index bucket for key (absent) already known."""
-        cdef int32_t s
         if DEBUG_CHECKS:
             DEBUG_ASSERT(i64t_find(&self.index, key, &pos) < 0 and pos == self.memo_pos,
                          "_admit_at: the remembered bucket is where key goes")
-        s = eng_slot_new(self, key, size)
-        i64t_put_at(&self.index, pos, key, s)
-        self.used += size
-        self.resident += 1
-        self.placed = s
-        return s
+        return eng_admit_at(self, key, size, pos)
 
     cdef bint remove(self, int64_t key) noexcept nogil:
         cdef int64_t s = i64t_get(&self.index, key)

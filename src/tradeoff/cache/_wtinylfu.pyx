@@ -22,8 +22,8 @@ from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_before, dl_nbytes, 
                                    dl_ring, dl_unlink)
 from tradeoff._core.debug cimport DEBUG_ASSERT, DEBUG_CHECKS
 from tradeoff._core.mem cimport mem_zeroed
-from tradeoff._core.table cimport i64t_find, i64t_get, i64t_pop, i64t_put_at
-from tradeoff.cache._engine cimport Engine, eng_evict, eng_release, eng_slot_new
+from tradeoff._core.table cimport i64t_find, i64t_get, i64t_pop
+from tradeoff.cache._engine cimport Engine, eng_admit_at, eng_evict, eng_release
 
 
 # a slot's segment
@@ -463,7 +463,6 @@ cdef class WTinyLFUEngine(Engine):
         """eng_admit, at the bucket hit() found for key when nothing changed the
         index since (else a fresh probe, as eng_admit makes)."""
         cdef uint64_t pos = 0
-        cdef int32_t s
         if (self.miss_valid and self.miss_key == key and self.miss_size == self.index.size):
             pos = self.miss_pos
             if DEBUG_CHECKS:
@@ -472,12 +471,7 @@ cdef class WTinyLFUEngine(Engine):
         elif i64t_find(&self.index, key, &pos) >= 0:
             DEBUG_ASSERT(False, "_admit: the key admitted is not already in the index")
         self.miss_valid = False
-        s = eng_slot_new(self, key, size)
-        i64t_put_at(&self.index, pos, key, s)
-        self.used += size
-        self.resident += 1
-        self.placed = s
-        return s
+        return eng_admit_at(self, key, size, pos)
 
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
         cdef int32_t s, cand = 0, victim, nxt
