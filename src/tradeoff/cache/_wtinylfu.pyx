@@ -23,7 +23,7 @@ from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_before, dl_nbytes, 
 from tradeoff._core.debug cimport DEBUG_ASSERT, DEBUG_CHECKS
 from tradeoff._core.mem cimport mem_zeroed
 from tradeoff._core.table cimport i64t_find, i64t_get, i64t_pop
-from tradeoff.cache._engine cimport Engine, eng_admit_at, eng_evict, eng_release
+from tradeoff.cache._engine cimport Engine, eng_admit, eng_admit_at, eng_evict, eng_release
 
 
 # a slot's segment
@@ -461,17 +461,17 @@ cdef class WTinyLFUEngine(Engine):
 
     cdef inline int32_t _admit(self, int64_t key, int64_t size) noexcept nogil:
         """eng_admit, at the bucket hit() found for key when nothing changed the
-        index since (else a fresh probe, as eng_admit makes)."""
-        cdef uint64_t pos = 0
-        if (self.miss_valid and self.miss_key == key and self.miss_size == self.index.size):
+        index since (else eng_admit itself, which probes afresh)."""
+        cdef uint64_t pos
+        if self.miss_valid and self.miss_key == key and self.miss_size == self.index.size:
+            self.miss_valid = False
             pos = self.miss_pos
             if DEBUG_CHECKS:
                 DEBUG_ASSERT(i64t_find(&self.index, key, &pos) < 0 and pos == self.miss_pos,
                              "_admit: the remembered bucket is where key goes")
-        elif i64t_find(&self.index, key, &pos) >= 0:
-            DEBUG_ASSERT(False, "_admit: the key admitted is not already in the index")
+            return eng_admit_at(self, key, size, pos)
         self.miss_valid = False
-        return eng_admit_at(self, key, size, pos)
+        return eng_admit(self, key, size)
 
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
         cdef int32_t s, cand = 0, victim, nxt
