@@ -63,6 +63,14 @@ cdef class Engine:
     cdef int64_t memo_value
     cdef bint memo_valid        # cleared by eng_recall (and by anything else that
                                 # changes the key's entry: remove() clears it)
+    # where eng_lookup last found a key absent: the empty bucket it goes to, and the
+    # index's size then. eng_admit of that key puts it there without probing again
+    # while nothing entered or left the index since: entries only enter through
+    # eng_admit (which clears pos_valid), and one that leaves changes the size.
+    cdef int64_t pos_key
+    cdef uint64_t pos_bucket
+    cdef Py_ssize_t pos_size
+    cdef bint pos_valid
 
     cdef int _base_init(self, int64_t capacity, Py_ssize_t nslots, Py_ssize_t index_entries,
                         bint sized) except -1
@@ -135,11 +143,18 @@ cdef inline void eng_evicted(Engine e, int32_t s) noexcept nogil:
 
 
 cdef inline int64_t eng_lookup(Engine e, int64_t key) noexcept nogil:
-    """The index value for key (-1: absent), remembered for eng_recall."""
-    cdef int64_t v = i64t_get(&e.index, key)
+    """The index value for key (-1: absent), remembered for eng_recall; when key is
+    absent, also where it would go, for eng_admit."""
+    cdef uint64_t pos = 0
+    cdef int64_t v = i64t_find(&e.index, key, &pos)
     e.memo_key = key
     e.memo_value = v
     e.memo_valid = True
+    if v < 0:
+        e.pos_key = key
+        e.pos_bucket = pos
+        e.pos_size = e.index.size
+        e.pos_valid = True
     return v
 
 
@@ -157,29 +172,28 @@ cdef inline int64_t eng_recall(Engine e, int64_t key) noexcept nogil:
     return v
 
 
-cdef inline int32_t eng_admit_at(Engine e, int64_t key, int64_t size, uint64_t pos) noexcept nogil:
-    """eng_admit, given the empty index bucket where key goes (the pos of an
-    i64t_find that missed it, the index unchanged since): no second probe."""
+cdef inline int32_t eng_admit(Engine e, int64_t key, int64_t size) noexcept nogil:
+    """Key (absent from the index: the policy made room first) becomes resident:
+    a new slot, its index entry (the slot), and size counted in. Returns the slot;
+    the policy then puts it on its lists. The bucket comes from the eng_lookup
+    that missed key when the index is unchanged since (pos_valid), else a probe."""
+    cdef uint64_t pos = 0
+    cdef uint64_t check = 0
     cdef int32_t s
-    if DEBUG_CHECKS:
-        DEBUG_ASSERT(pos <= e.index.mask and e.index.buckets[pos].value < 0,
-                     "eng_admit_at: the bucket given is an empty one")
+    if e.pos_valid and e.pos_key == key and e.pos_size == e.index.size:
+        pos = e.pos_bucket
+        if DEBUG_CHECKS:
+            DEBUG_ASSERT(i64t_find(&e.index, key, &check) < 0 and check == pos,
+                         "eng_admit: the bucket eng_lookup found is where the key goes")
+    elif i64t_find(&e.index, key, &pos) >= 0:
+        DEBUG_ASSERT(False, "eng_admit: the key admitted is not already in the index")
+    e.pos_valid = False
     s = eng_slot_new(e, key, size)
     i64t_put_at(&e.index, pos, key, s)
     e.used += size
     e.resident += 1
     e.placed = s
     return s
-
-
-cdef inline int32_t eng_admit(Engine e, int64_t key, int64_t size) noexcept nogil:
-    """Key (absent from the index: the policy made room first) becomes resident:
-    a new slot, its index entry (the slot), and size counted in. Returns the slot;
-    the policy then puts it on its lists."""
-    cdef uint64_t pos = 0
-    if i64t_find(&e.index, key, &pos) >= 0:
-        DEBUG_ASSERT(False, "eng_admit: the key admitted is not already in the index")
-    return eng_admit_at(e, key, size, pos)
 
 
 cdef inline void _eng_count_out(Engine e, int32_t s) noexcept nogil:

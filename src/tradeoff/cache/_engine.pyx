@@ -56,6 +56,7 @@ cdef class Engine:
         self.fresh = 1
         self.free_head = 0
         self.memo_valid = False
+        self.pos_valid = False
         self.placed = 0
         mem_resize(<void**>&self.skey, (nslots + 1) * sizeof(int64_t))
         # zeroed: in the debug build a free slot's size is 0 (see eng_slot_new)
@@ -114,6 +115,13 @@ cdef class Engine:
 
     def _remove(self, int64_t key):
         return self.remove(key)
+
+    def _forget_lookup(self):
+        """Drop what the last lookup remembered (eng_recall's value, eng_admit's
+        bucket), so that the next insert probes afresh: for tests that compare the
+        remembered path with the probing one."""
+        self.memo_valid = False
+        self.pos_valid = False
 
     @property
     def memory_bytes(self):

@@ -11,15 +11,14 @@ promoted to LIR.
 cimport cython
 from cpython.mem cimport PyMem_RawFree
 from libc.math cimport floor, isfinite
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t
 
 from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_before, dl_move_before,
                                    dl_nbytes, dl_resize, dl_ring, dl_unlink)
 from tradeoff._core.mem cimport mem_zeroed
-from tradeoff._core.debug cimport DEBUG_ASSERT, DEBUG_CHECKS
-from tradeoff._core.table cimport i64t_find, i64t_get
-from tradeoff.cache._engine cimport (Engine, eng_admit, eng_admit_at, eng_drop, eng_evict_to_ghost,
-                                     eng_forget, eng_recall, eng_revive)
+from tradeoff._core.table cimport i64t_get
+from tradeoff.cache._engine cimport (Engine, eng_admit, eng_drop, eng_evict_to_ghost,
+                                     eng_forget, eng_lookup, eng_recall, eng_revive)
 
 
 # a slot's state: the status in the low two bits, plus a flag for "on stack S"
@@ -129,12 +128,6 @@ cdef class LIRSEngine(Engine):
     cdef Py_ssize_t rslots      # most resident objects (the slots argument)
     cdef readonly double hir_ratio
     cdef readonly double stack_ratio
-    # where the key of hit()'s last lookup goes in the index when it is absent
-    # (the empty bucket i64t_find gave) and the index's size then: insert() puts
-    # a new key there if the memo is for it and nothing left the index since
-    # (entries only leave between the two: a pop can move others back)
-    cdef uint64_t memo_pos
-    cdef Py_ssize_t memo_size
 
     def __cinit__(self):
         self.stack.links = NULL
@@ -276,19 +269,8 @@ cdef class LIRSEngine(Engine):
 
     # -- the policy
 
-    cdef inline int64_t _lookup(self, int64_t key) noexcept nogil:
-        """eng_lookup, also remembering where an absent key goes (memo_pos)."""
-        cdef uint64_t pos = 0
-        cdef int64_t v = i64t_find(&self.index, key, &pos)
-        self.memo_key = key
-        self.memo_value = v
-        self.memo_valid = True
-        self.memo_pos = pos
-        self.memo_size = self.index.size
-        return v
-
     cdef bint hit(self, int64_t key) noexcept nogil:
-        cdef int64_t s = self._lookup(key)
+        cdef int64_t s = eng_lookup(self, key)
         if s < 0:
             return False
         return self._use(<int32_t>s)
@@ -328,7 +310,6 @@ cdef class LIRSEngine(Engine):
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
         cdef int64_t s
         cdef int32_t v
-        cdef bint memo = self.memo_valid and self.memo_key == key
         s = eng_recall(self, key)
         if s >= 0:
             if self.state[s] & STATUS != NONRES:
@@ -358,10 +339,7 @@ cdef class LIRSEngine(Engine):
         else:
             while self.used + size > self.capacity or self.resident >= self.rslots:
                 self._evict()
-            if memo and self.index.size == self.memo_size:
-                v = self._admit_at(key, size, self.memo_pos)
-            else:
-                v = eng_admit(self, key, size)
+            v = eng_admit(self, key, size)
         # a block not on S: top of S; LIR while the LIR set has room, else HIR
         self.state[v] = PENDING
         self._s_push(v)
@@ -373,13 +351,6 @@ cdef class LIRSEngine(Engine):
             self.state[v] = HIR | IN_S
             dl_insert_before(&self.queues, self.q_head, v)
         self._trim()
-
-    cdef inline int32_t _admit_at(self, int64_t key, int64_t size, uint64_t pos) noexcept nogil:
-        """eng_admit, with the index bucket for key (absent) already known."""
-        if DEBUG_CHECKS:
-            DEBUG_ASSERT(i64t_find(&self.index, key, &pos) < 0 and pos == self.memo_pos,
-                         "_admit_at: the remembered bucket is where key goes")
-        return eng_admit_at(self, key, size, pos)
 
     cdef bint remove(self, int64_t key) noexcept nogil:
         cdef int64_t s = i64t_get(&self.index, key)

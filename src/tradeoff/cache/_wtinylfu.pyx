@@ -20,10 +20,9 @@ from libc.string cimport memset
 
 from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_before, dl_nbytes, dl_resize,
                                    dl_ring, dl_unlink)
-from tradeoff._core.debug cimport DEBUG_ASSERT, DEBUG_CHECKS
 from tradeoff._core.mem cimport mem_zeroed
-from tradeoff._core.table cimport i64t_find, i64t_get, i64t_pop
-from tradeoff.cache._engine cimport Engine, eng_admit, eng_admit_at, eng_evict, eng_release
+from tradeoff._core.table cimport i64t_get, i64t_pop
+from tradeoff.cache._engine cimport Engine, eng_admit, eng_evict, eng_lookup, eng_release
 
 
 # a slot's segment
@@ -215,13 +214,6 @@ cdef class WTinyLFUEngine(Engine):
     cdef readonly int64_t resets
     cdef double sample_limit           # sample_factor * capacity
     cdef int64_t add_limit             # additions >= add_limit: maybe a reset (see __init__)
-    # the miss hit() last found, for the insert() right after it: the key and the
-    # empty bucket of the index where it goes (valid while the index is unchanged:
-    # insert() and remove() clear it, and index.size is checked as well)
-    cdef int64_t miss_key
-    cdef uint64_t miss_pos
-    cdef Py_ssize_t miss_size
-    cdef bint miss_valid
     # the row hashes of the last duel's victim (a pure function of its key): a
     # victim that beat the candidate is probation's LRU again at the next duel
     cdef Hashes vic_hs
@@ -267,7 +259,6 @@ cdef class WTinyLFUEngine(Engine):
             self.add_limit = <int64_t>ceil(self.sample_limit)
         else:
             self.add_limit = <int64_t>9007199254740992
-        self.miss_valid = False
         self.vic_valid = False
         # an insert adds before it evicts: one slot more than can stay resident
         self.max_res = slots
@@ -416,15 +407,9 @@ cdef class WTinyLFUEngine(Engine):
     cdef bint hit(self, int64_t key) noexcept nogil:
         cdef int64_t s
         cdef int32_t d
-        cdef uint64_t pos = 0
         self._record(key)
-        s = i64t_find(&self.index, key, &pos)
+        s = eng_lookup(self, key)     # a miss leaves the bucket for insert()'s eng_admit
         if s < 0:
-            # the insert() that follows a miss puts key at pos without probing again
-            self.miss_key = key
-            self.miss_pos = pos
-            self.miss_size = self.index.size
-            self.miss_valid = True
             return False
         # the moves of _use, written out: the replay's hot path makes no call here
         if self.seg[s] == SEG_WINDOW:
@@ -459,25 +444,11 @@ cdef class WTinyLFUEngine(Engine):
                 d = self.lists.links[self.s_prot].next
                 self._move(d, self.s_prob, SEG_PROBATION)
 
-    cdef inline int32_t _admit(self, int64_t key, int64_t size) noexcept nogil:
-        """eng_admit, at the bucket hit() found for key when nothing changed the
-        index since (else eng_admit itself, which probes afresh)."""
-        cdef uint64_t pos
-        if self.miss_valid and self.miss_key == key and self.miss_size == self.index.size:
-            self.miss_valid = False
-            pos = self.miss_pos
-            if DEBUG_CHECKS:
-                DEBUG_ASSERT(i64t_find(&self.index, key, &pos) < 0 and pos == self.miss_pos,
-                             "_admit: the remembered bucket is where key goes")
-            return eng_admit_at(self, key, size, pos)
-        self.miss_valid = False
-        return eng_admit(self, key, size)
-
     cdef void insert(self, int64_t key, int64_t size) noexcept nogil:
         cdef int32_t s, cand = 0, victim, nxt
         cdef Py_ssize_t ncand = 0
         cdef int cand_est = -1
-        s = self._admit(key, size)
+        s = eng_admit(self, key, size)
         self.seg[s] = SEG_WINDOW
         dl_insert_before(&self.lists, self.s_win, s)
         self.win_used += size
@@ -517,7 +488,6 @@ cdef class WTinyLFUEngine(Engine):
 
     cdef bint remove(self, int64_t key) noexcept nogil:
         cdef int64_t s = i64t_pop(&self.index, key)
-        self.miss_valid = False
         if s < 0:
             return False
         self._unlist(<int32_t>s)
