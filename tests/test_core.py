@@ -1,6 +1,6 @@
 """The shared int64 hash table against a dict, step by step (hypothesis state machine)."""
 import hypothesis.strategies as st
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from tradeoff._core.table import Int64Table
@@ -50,6 +50,20 @@ def test_grows_and_keeps_everything():
     t._check()
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=60))
+def test_items_give_back_any_int64_key(keys):
+    """Buckets hold their keys mixed; items() unmixes them (any int64 round-trips)."""
+    t = Int64Table(0)
+    model = {}
+    for i, k in enumerate(keys):
+        t[k] = i
+        model[k] = i
+    assert dict(t.items()) == model
+    assert all(t.get(k) == v for k, v in model.items())
+    t._check()
+
+
 def test_negative_values_rejected():
     t = Int64Table()
     try:
@@ -61,7 +75,6 @@ def test_negative_values_rejected():
 
 
 # ------------------------------------------------------------------ XXH64
-from hypothesis import given  # noqa: E402
 
 from tradeoff.ring._base import _xxh64  # noqa: E402
 

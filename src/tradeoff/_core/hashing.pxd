@@ -14,6 +14,21 @@ cdef inline uint64_t mix64(uint64_t x) noexcept nogil:
     return x
 
 
+cdef inline uint64_t unmix64(uint64_t x) noexcept nogil:
+    """The inverse of mix64: unmix64(mix64(x)) == x. mix64's steps are undone in
+    reverse order: a xor-shift by s (31, 27, 30: each more than a third of 64) by
+    xor-shifts of s and 2s, a multiplication by the multiplier's inverse modulo 2**64."""
+    x ^= x >> 31
+    x ^= x >> 62
+    x *= <uint64_t>0x319642b2d24d8ec3
+    x ^= x >> 27
+    x ^= x >> 54
+    x *= <uint64_t>0x96de1b173f119089
+    x ^= x >> 30
+    x ^= x >> 60
+    return x
+
+
 cdef inline uint64_t hash_i64(int64_t key) noexcept nogil:
     return mix64(<uint64_t>key)
 

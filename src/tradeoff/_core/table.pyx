@@ -3,7 +3,6 @@ from cpython.mem cimport PyMem_RawFree
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memset
 
-from tradeoff._core.hashing cimport hash_i64
 from tradeoff._core.mem cimport mem_resize
 
 
@@ -51,7 +50,7 @@ cdef int i64t_grow(I64Table* t) except -1 nogil:
     _alloc(t, old_n * 2)
     for k in range(old_n):
         if old[k].value >= 0:
-            i = hash_i64(old[k].key) & t.mask
+            i = old[k].mkey & t.mask
             while t.buckets[i].value >= 0:
                 i = (i + 1) & t.mask
             t.buckets[i] = old[k]
@@ -76,9 +75,9 @@ cdef int i64t_check(const I64Table* t) except -1:
         if t.buckets[k].value < 0:
             continue
         n += 1
-        i = hash_i64(t.buckets[k].key) & t.mask
+        i = t.buckets[k].mkey & t.mask
         while i != k:
-            assert t.buckets[i].value >= 0, f"hole in the probe run of key {t.buckets[k].key}"
+            assert t.buckets[i].value >= 0, f"hole in the probe run of key {i64t_key(&t.buckets[k])}"
             i = (i + 1) & t.mask
     assert n == t.size, f"size {t.size} but {n} entries"
     assert t.size <= t.limit, f"size {t.size} above the limit {t.limit}"
@@ -127,7 +126,7 @@ cdef class Int64Table:
 
     def items(self):
         cdef uint64_t k
-        return [(self.t.buckets[k].key, self.t.buckets[k].value)
+        return [(i64t_key(&self.t.buckets[k]), self.t.buckets[k].value)
                 for k in range(self.t.mask + 1) if self.t.buckets[k].value >= 0]
 
     def _check(self):

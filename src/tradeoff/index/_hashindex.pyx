@@ -43,7 +43,7 @@ cimport numpy as cnp
 from tradeoff._core.mem cimport mem_resize
 from tradeoff._core.table cimport (I64Entry, I64Table, i64t_check, i64t_clear, i64t_free, i64t_get,
                                    i64t_grow, i64t_init, i64t_nbytes, i64t_pop,
-                                   i64t_prefetch, i64t_put_at, i64t_ref)
+                                   i64t_key, i64t_prefetch, i64t_put_at, i64t_ref)
 
 cnp.import_array()
 
@@ -398,7 +398,7 @@ cdef class HashIndex:
         cdef int64_t[::1] ov = out
         for b in range(self.t.mask + 1):
             if self.t.buckets[b].value >= 0:
-                ov[j] = self.t.buckets[b].key
+                ov[j] = i64t_key(&self.t.buckets[b])
                 j += 1
         return out
 
@@ -457,7 +457,7 @@ cdef class HashIndex:
                 entries += 1
                 continue
             s = code >> 1
-            assert 0 <= s < self.lists_top, f"key {self.t.buckets[b].key}: slot {s} out of range"
+            assert 0 <= s < self.lists_top, f"key {i64t_key(&self.t.buckets[b])}: slot {s} out of range"
             assert not owner[s], f"slot {s} used by two keys"
             owner[s] = 1
             used += 1

@@ -33,7 +33,7 @@ from tradeoff._core.hashing cimport mix64, xxh64
 from tradeoff._core.md5 cimport md5_digest, md5_u32le, md5_u64le
 from tradeoff._core.mem cimport mem_resize
 from tradeoff._core.table cimport (I64Table, i64t_init, i64t_free, i64t_clear, i64t_get,
-                                   i64t_find, i64t_put, i64t_put_at, i64t_pop)
+                                   i64t_find, i64t_key, i64t_put, i64t_put_at, i64t_pop)
 from tradeoff.ring._base cimport Partitioner, int64_keys
 
 cnp.import_array()
@@ -926,7 +926,7 @@ cdef class HashRing(Partitioner):
                 continue
             node = v & NODE_MASK
             if node == j:
-                taken.append((v >> NODE_BITS, self._kt.buckets[b].key))
+                taken.append((v >> NODE_BITS, i64t_key(&self._kt.buckets[b])))
             elif node > j:
                 self._kt.buckets[b].value = v - 1
         for s, word in taken:
@@ -958,7 +958,7 @@ cdef class HashRing(Partitioner):
         taken = []
         for b in range(<Py_ssize_t>(self._kt.mask + 1)):
             if self._kt.buckets[b].value >= 0:
-                taken.append((self._kt.buckets[b].value >> NODE_BITS, self._kt.buckets[b].key))
+                taken.append((self._kt.buckets[b].value >> NODE_BITS, i64t_key(&self._kt.buckets[b])))
         taken.sort()
         i64t_clear(&self._kt)
         for i in range(self.nload):
