@@ -61,7 +61,13 @@ cdef class Engine:
         mem_resize(<void**>&self.skey, (nslots + 1) * sizeof(int64_t))
         # zeroed: in the debug build a free slot's size is 0 (see eng_slot_new)
         mem_zeroed(<void**>&self.ssize, (nslots + 1) * sizeof(int64_t))
-        i64t_init(&self.index, index_entries)
+        # The index never holds more than index_entries keys, so it never grows: sized
+        # for twice as many, its load stays <= 1/4 (the table's own limit is 1/2). A
+        # miss then probes 1.2 buckets and a delete shifts over 1.3 on average (1.5 and
+        # 1.9 at the 0.3 it would run at otherwise), and the probe loops' exits are
+        # predictable: PolicyCache's set that evicts measured about 20% faster, for 16
+        # to 32 bytes more per slot.
+        i64t_init(&self.index, 2 * index_entries)
         return 0
 
     cdef bint hit(self, int64_t key) noexcept nogil:

@@ -12,7 +12,7 @@ from libc.stdint cimport int32_t, int64_t, uint8_t
 from tradeoff._core.dlist cimport (DLink, DList, dl_free, dl_insert_after, dl_nbytes,
                                    dl_resize, dl_ring, dl_unlink)
 from tradeoff._core.mem cimport mem_zeroed
-from tradeoff._core.table cimport i64t_get
+from tradeoff._core.table cimport i64t_get, i64t_prefetch
 from tradeoff.cache._engine cimport (Engine, eng_admit, eng_drop, eng_evict,
                                      eng_evict_to_ghost, eng_forget)
 
@@ -258,6 +258,10 @@ cdef class S3FIFOEngine(Engine):
             self.meta[s] = Q_SMALL
             dl_insert_after(&self.q, self.sS, s)
             self.s_used += size
+        # the next eviction will drop G's oldest key from the index: start loading its
+        # bucket now (a hint: no effect on any decision)
+        if self.g_n > 0:
+            i64t_prefetch(&self.index, self.skey[self.q.links[self.sG].prev])
 
     cdef bint remove(self, int64_t key) noexcept nogil:
         cdef int64_t s = i64t_get(&self.index, key)
