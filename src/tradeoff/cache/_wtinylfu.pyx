@@ -21,7 +21,7 @@ from libc.string cimport memset
 from tradeoff._core.dlist cimport (DList, dl_free, dl_insert_before, dl_nbytes, dl_resize,
                                    dl_ring, dl_unlink)
 from tradeoff._core.mem cimport mem_zeroed
-from tradeoff._core.table cimport i64t_get, i64t_pop
+from tradeoff._core.table cimport i64t_get, i64t_pop, i64t_prefetch
 from tradeoff.cache._engine cimport Engine, eng_admit, eng_evict, eng_lookup, eng_release
 
 
@@ -485,6 +485,13 @@ cdef class WTinyLFUEngine(Engine):
                 self._evict(self.lists.links[self.s_prot].next)
             else:
                 self._evict(self.lists.links[self.s_win].next)
+        # the next insert's duel evicts the window's next candidate or probation's LRU
+        # object, deleting it from the index: start loading both buckets now (a hint:
+        # no effect on any decision)
+        if self.n_win > 0:
+            i64t_prefetch(&self.index, self.skey[self.lists.links[self.s_win].next])
+        if self.n_prob > 0:
+            i64t_prefetch(&self.index, self.skey[self.lists.links[self.s_prob].next])
 
     cdef bint remove(self, int64_t key) noexcept nogil:
         cdef int64_t s = i64t_pop(&self.index, key)
