@@ -27,7 +27,7 @@ from cache_models import model_replay
 from tradeoff.cache import replay
 from tradeoff.traces import read
 
-from reference import TRACES_ENV as ENV_VAR, traces_dir as _traces_dir
+from reference import traces_dir as _traces_dir
 
 TRACES_DIR, PROBLEM, PROBLEM_IS_ERROR = _traces_dir()
 EXPECTED = json.loads((TRACES_DIR / "expected.json").read_text()) if TRACES_DIR else None
