@@ -316,3 +316,47 @@ def test_mapping_rejects_bad_maxsize(maxsize):
 def test_mapping_unknown_impl():
     with pytest.raises(UserError, match="unknown LRU mapping"):
         _peers.make_lru_mapping("functools", 10)
+
+
+# ---------------------------------------------------------------------------
+# W-TinyLFU: theine
+# ---------------------------------------------------------------------------
+
+
+def _found(v):
+    """A get's answer meant a hit: ours returns the value (or None), theine (value, ok)."""
+    return v is not None and v != (None, False)
+
+
+@pytest.mark.parametrize("impl", ["tradeoff", "theine"])
+def test_wtinylfu_peer_keeps_frequent_keys_through_a_scan(impl):
+    """The suite's W-TinyLFU caches are the same kind of cache: full, each keeps the
+    keys read three times more through a scan of 2000 one-time keys (an LRU of the
+    same size keeps none of them), and holds no more than its size."""
+    if impl == "theine":
+        pytest.importorskip("theine")
+    from tradeoff.suites.cache import _wtinylfu
+    c, get, put = _wtinylfu(impl, 100)
+    for k in range(100):
+        put(k, k)
+    for _ in range(3):
+        for k in range(50):
+            assert get(k) in (k, (k, True))
+    for k in range(1000, 3000):
+        put(k, k)
+    assert sum(_found(get(k)) for k in range(50)) == 50
+    assert sum(_found(get(k)) for k in range(3000)) <= 100
+    # the control: the same scan flushes an LRU
+    from tradeoff.cache import LRUCache
+    lru = LRUCache(100)
+    for k in range(100):
+        lru[k] = k
+    for k in range(1000, 3000):
+        lru[k] = k
+    assert not any(k in lru for k in range(50))
+
+
+def test_wtinylfu_peer_unknown_impl():
+    from tradeoff.suites.cache import _wtinylfu
+    with pytest.raises(ValueError, match="no W-TinyLFU cache in cachebox"):
+        _wtinylfu("cachebox", 10)

@@ -101,6 +101,7 @@ _PIP_NAMES = {
     "lru": "lru-dict",
     "cachebox": "cachebox",
     "cachetools": "cachetools",
+    "theine": "theine",
     "uhashring": "uhashring",
     "jump": "jump-consistent-hash",
     "BTrees": "BTrees",

@@ -13,6 +13,10 @@ its entries in memory order (the kindest case for a dict-based cache), and
   engines (``PolicyCache``: CLOCK, SIEVE, S3-FIFO, ARC, LIRS, W-TinyLFU), which
   neither peer has, side by side with ``LRUCache`` in the same run: the ratio
   to ``lru`` is the one the target (1.5x) is about.
+- ``wtinylfu_get_hit`` / ``wtinylfu_set_evict``: the W-TinyLFU cache against
+  theine's ``Cache`` (W-TinyLFU, its policy core in Rust), the one peer with
+  that policy; both through a method (``get(k)``, ``set``/``__setitem__``),
+  theine without its locks (``nolock=True``: ours has none).
 - ``replay``: every policy on a 10M-request Zipf(1.0) trace over 1M objects,
   capacity 100k, against libCacheSim's same policy (``libcachesim``,
   hashpower 20) replaying the same keys from an oracleGeneral file. The time
@@ -190,6 +194,58 @@ def online_get_hit(policy, order, maxsize):
     if len(c) != maxsize:
         raise RuntimeError(f"{policy}: {len(c)} of {maxsize} keys kept by the fill")
     return _get_loop(c, keys)
+
+
+def _wtinylfu(impl: str, maxsize: int):
+    """An empty W-TinyLFU cache and its (get, set) methods: ours, or theine's."""
+    if impl == "tradeoff":
+        c = PolicyCache(maxsize, "wtinylfu")
+        return c, c.get, c.__setitem__
+    if impl != "theine":
+        raise ValueError(f"no W-TinyLFU cache in {impl}")
+    theine = _peers.require("theine", "theine W-TinyLFU Cache")
+    c = theine.Cache(maxsize, nolock=True)
+    return c, c.get, c.set
+
+
+@benchmark(params={"impl": ["tradeoff", "theine"], "order": ORDERS, "maxsize": [MAPPING_SIZE]},
+           compare="impl", inner_loops=MAPPING_SIZE, processes=8)
+def wtinylfu_get_hit(impl, order, maxsize):
+    """``get(k)`` on a present key of a full W-TinyLFU cache: ours against theine's."""
+    c, get, put = _wtinylfu(impl, maxsize)
+    keys = _key_sets(order, maxsize, 1)[0]
+    for k in keys:
+        put(k, k)
+    if order == "random":
+        keys = keys[:]
+        random.Random(7).shuffle(keys)
+    missing = [k for k in keys if get(k) in (None, (None, False))]
+    if missing:
+        raise RuntimeError(f"{impl}: {len(missing)} of {maxsize} keys not kept by the fill")
+
+    def run():
+        for k in keys:
+            get(k)
+    return run
+
+
+@benchmark(params={"impl": ["tradeoff", "theine"], "order": ORDERS, "maxsize": [MAPPING_SIZE]},
+           compare="impl", inner_loops=MAPPING_SIZE, processes=8)
+def wtinylfu_set_evict(impl, order, maxsize):
+    """A set of a new key into a full W-TinyLFU cache (each one a duel, as in
+    ``online_set_evict``): ours against theine's."""
+    c, get, put = _wtinylfu(impl, maxsize)
+    sets = _key_sets(order, maxsize, ONLINE_RANGES + 1)
+    for k in sets[0]:
+        put(k, k)
+    turn = [0]
+
+    def run():
+        i = turn[0]
+        turn[0] = (i + 1) % ONLINE_RANGES
+        for k in sets[1 + i]:
+            put(k, k)
+    return run
 
 
 @benchmark(params={"policy": ["lru", *ONLINE_POLICIES], "order": ORDERS, "maxsize": [MAPPING_SIZE]},
