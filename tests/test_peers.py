@@ -332,7 +332,9 @@ def _found(v):
 def test_wtinylfu_peer_keeps_frequent_keys_through_a_scan(impl):
     """The suite's W-TinyLFU caches are the same kind of cache: full, each keeps the
     keys read three times more through a scan of 2000 one-time keys (an LRU of the
-    same size keeps none of them), and holds no more than its size."""
+    same size keeps none of them), and holds no more than its size. Ours keeps all
+    50; theine admits some losing candidates at random (as Caffeine does, against
+    hash flooding), so it keeps most: 44 to 50 in 120 trials, and 35 is the bound."""
     if impl == "theine":
         pytest.importorskip("theine")
     from tradeoff.suites.cache import _wtinylfu
@@ -344,7 +346,8 @@ def test_wtinylfu_peer_keeps_frequent_keys_through_a_scan(impl):
             assert get(k) in (k, (k, True))
     for k in range(1000, 3000):
         put(k, k)
-    assert sum(_found(get(k)) for k in range(50)) == 50
+    kept = sum(_found(get(k)) for k in range(50))
+    assert kept == 50 if impl == "tradeoff" else kept >= 35
     assert sum(_found(get(k)) for k in range(3000)) <= 100
     # the control: the same scan flushes an LRU
     from tradeoff.cache import LRUCache
