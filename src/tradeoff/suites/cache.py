@@ -130,16 +130,21 @@ def _key_sets(order: str, maxsize: int, n: int) -> tuple:
     return tuple(keys[i * maxsize:(i + 1) * maxsize] for i in range(n))
 
 
+def _read_order(keys: list, order: str) -> list:
+    """The order in which a get case reads the keys it filled with."""
+    if order == "random":
+        keys = keys[:]
+        random.Random(7).shuffle(keys)
+    return keys
+
+
 def _full(policy, impl, maxsize, order="sequential"):
     """A full cache and the order in which a get case reads its keys."""
     c = _mapping(policy, impl, maxsize)
     keys = _key_sets(order, maxsize, 1)[0]
     for k in keys:
         c[k] = k
-    if order == "random":
-        keys = keys[:]
-        random.Random(7).shuffle(keys)
-    return c, keys
+    return c, _read_order(keys, order)
 
 
 def _evict_sets(order, maxsize, n):
@@ -197,7 +202,8 @@ def online_get_hit(policy, order, maxsize):
 
 
 def _wtinylfu(impl: str, maxsize: int):
-    """An empty W-TinyLFU cache and its (get, set) methods: ours, or theine's."""
+    """An empty W-TinyLFU cache and its (get, set) methods: ours, or theine's (see
+    :func:`_got` for what their gets answer)."""
     if impl == "tradeoff":
         c = PolicyCache(maxsize, "wtinylfu")
         return c, c.get, c.__setitem__
@@ -208,6 +214,12 @@ def _wtinylfu(impl: str, maxsize: int):
     return c, c.get, c.set
 
 
+def _got(answer) -> bool:
+    """Whether a get of :func:`_wtinylfu`'s answered a hit: ours returns the value
+    (None when missing; the suite never stores None), theine ``(value, found)``."""
+    return answer is not None and answer != (None, False)
+
+
 @benchmark(params={"impl": ["tradeoff", "theine"], "order": ORDERS, "maxsize": [MAPPING_SIZE]},
            compare="impl", inner_loops=MAPPING_SIZE, processes=8)
 def wtinylfu_get_hit(impl, order, maxsize):
@@ -216,10 +228,8 @@ def wtinylfu_get_hit(impl, order, maxsize):
     keys = _key_sets(order, maxsize, 1)[0]
     for k in keys:
         put(k, k)
-    if order == "random":
-        keys = keys[:]
-        random.Random(7).shuffle(keys)
-    missing = [k for k in keys if get(k) in (None, (None, False))]
+    keys = _read_order(keys, order)
+    missing = [k for k in keys if not _got(get(k))]
     if missing:
         raise RuntimeError(f"{impl}: {len(missing)} of {maxsize} keys not kept by the fill")
 
@@ -234,16 +244,16 @@ def wtinylfu_get_hit(impl, order, maxsize):
 def wtinylfu_set_evict(impl, order, maxsize):
     """A set of a new key into a full W-TinyLFU cache (each one a duel, as in
     ``online_set_evict``): ours against theine's."""
-    c, get, put = _wtinylfu(impl, maxsize)
-    sets = _key_sets(order, maxsize, ONLINE_RANGES + 1)
-    for k in sets[0]:
+    c, _, put = _wtinylfu(impl, maxsize)
+    for k in _key_sets(order, maxsize, 1)[0]:
         put(k, k)
+    sets = _evict_sets(order, maxsize, ONLINE_RANGES)
     turn = [0]
 
     def run():
         i = turn[0]
         turn[0] = (i + 1) % ONLINE_RANGES
-        for k in sets[1 + i]:
+        for k in sets[i]:
             put(k, k)
     return run
 
